@@ -1,0 +1,75 @@
+import Aggregation
+import Capture
+import Decoding
+import Foundation
+import Ring
+
+/// The consumer side of the ring: takes records in contiguous runs. Generic
+/// (specialised at compile time), so the per-packet path has no existential call.
+public protocol RecordConsumer {
+    mutating func consume(_ records: Span<PacketRecord>)
+}
+
+extension PacketCounters: RecordConsumer {
+    public mutating func consume(_ records: Span<PacketRecord>) {
+        for i in records.indices { add(records[i]) }
+    }
+}
+
+/// Capture thread → ring → consumer, identical for files and interfaces.
+public struct Pipeline {
+    /// Ring slots between the capture and the consumer thread.
+    public var ringCapacity: Int = 1 << 16
+    /// Records handed to the consumer per drain at most.
+    public var drainLimit: Int = 4096
+
+    public init() {}
+
+    /// What a run produced besides the consumer's own state.
+    public struct Run: Sendable {
+        public var sources: [SourceReport]
+        public var ring: RingCounters
+        public var kernel: KernelStatistics?
+        public var stopped: Bool
+    }
+
+    /// Reads `source` to its end (or until `stop` is set / the limit is hit),
+    /// feeding `consumer` on the calling thread. `tick` runs on the calling
+    /// thread about every `tickInterval` with the engine (for live summaries).
+    public func run<C: RecordConsumer>(
+        source: PacketSource,
+        consumer: inout C,
+        packetLimit: UInt64? = nil,
+        tickInterval: Duration = .seconds(1),
+        tick: ((CaptureEngine, SPSCRing<PacketRecord>, inout C) -> Void)? = nil,
+        onStart: ((CaptureEngine) -> Void)? = nil
+    ) -> Run {
+        let ring = SPSCRing<PacketRecord>(capacity: ringCapacity)
+        var ringConsumer = ring.makeConsumer()
+        let isLive: Bool
+        if case .live = source { isLive = true } else { isLive = false }
+        let engine = CaptureEngine(source: source, producer: ring.makeProducer(), policy: isLive ? .drop : .wait,
+                                   packetLimit: packetLimit)
+        onStart?(engine)
+        let thread = engine.start()
+        var idle = 0
+        var nextTick = ContinuousClock.now + tickInterval
+        while true {
+            let taken = ringConsumer.drain(limit: drainLimit) { consumer.consume($0) }
+            if taken == 0 {
+                if ringConsumer.isFinished { break }
+                idle += 1
+                backoffPause(idle)
+            } else {
+                idle = 0
+            }
+            if let tick, ContinuousClock.now >= nextTick {
+                nextTick = ContinuousClock.now + tickInterval
+                tick(engine, ring, &consumer)
+            }
+        }
+        let outcome = thread.wait()
+        return Run(sources: outcome.sources, ring: ring.counters(),
+                   kernel: isLive ? engine.kernelStatistics : nil, stopped: outcome.stopped)
+    }
+}

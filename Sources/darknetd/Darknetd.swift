@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Darknetd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "darknetd",
+        abstract: "Darknet (network telescope) sensor: capture, decode and aggregate unsolicited traffic.",
+        subcommands: [AnalyzeCommand.self, CaptureCommand.self]
+    )
+}
