@@ -1,0 +1,158 @@
+import Foundation
+import Synchronization
+
+/// A child process with its stdout/stderr collected as they arrive, for
+/// tests that drive the real executables.
+final class Subprocess: Sendable {
+    let process: Process
+    private let out = Buffer()
+    private let err = Buffer()
+
+    final class Buffer: Sendable {
+        let data = Mutex(Data())
+        func append(_ chunk: Data) { data.withLock { $0.append(chunk) } }
+        var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        self.process = process
+        stdout.fileHandleForReading.readabilityHandler = { [out] handle in
+            let chunk = handle.availableData
+            out.append(chunk)
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [err] handle in
+            let chunk = handle.availableData
+            err.append(chunk)
+        }
+        try process.run()
+    }
+
+    var standardOutput: String { out.text }
+    var standardError: String { err.text }
+
+    /// Polls until `condition` holds or `timeout` passes.
+    func wait(until condition: () -> Bool, timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return condition()
+    }
+
+    /// Waits for exit; kills the process if it outlives `timeout`. Returns the status, nil if killed.
+    func waitForExit(timeout: Duration) -> Int32? {
+        if !wait(until: { !process.isRunning }, timeout: timeout) {
+            process.terminate()
+            process.waitUntilExit()
+            return nil
+        }
+        process.waitUntilExit()
+        // Let the pipes' handlers deliver the last bytes.
+        Thread.sleep(forTimeInterval: 0.1)
+        return process.terminationStatus
+    }
+
+    /// Runs a command to completion and returns (status, stdout+stderr).
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> (status: Int32, output: String) {
+        let child = try Subprocess(executable, arguments)
+        let status = child.waitForExit(timeout: timeout) ?? -1
+        return (status, child.standardOutput + child.standardError)
+    }
+}
+
+enum Executables {
+    /// The build folder holding the test bundle also holds the executables.
+    static var buildDirectory: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+
+    static var darknetd: String { buildDirectory.appendingPathComponent("darknetd").path }
+    static var darknetctl: String { buildDirectory.appendingPathComponent("darknetctl").path }
+
+    /// First path of `name` on the usual system directories.
+    static func system(_ name: String) -> String? {
+        for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"] {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+}
+
+/// A throw-away pair of network namespaces joined by a veth pair: the only
+/// place live tests send traffic. Addresses are from 198.18.0.0/15 (RFC 2544
+/// benchmarking) and exist only inside these namespaces.
+final class VethNamespaces {
+    let sender: String
+    let receiver: String
+    let senderInterface: String
+    let receiverInterface: String
+    static let senderAddress = "198.18.0.1"
+    static let receiverAddress = "198.18.0.2"
+
+    /// Root with iproute2: CI runs as root, developers usually too.
+    static var available: Bool { geteuid() == 0 && Executables.system("ip") != nil }
+
+    init(tag: String) throws {
+        let suffix = "\(tag)\(getpid() % 100_000)"
+        sender = "dns-\(suffix)"
+        receiver = "dnr-\(suffix)"
+        senderInterface = "vs\(suffix)"
+        receiverInterface = "vr\(suffix)"
+        let ip = Executables.system("ip")!
+        let steps: [[String]] = [
+            ["netns", "add", sender],
+            ["netns", "add", receiver],
+            ["link", "add", senderInterface, "type", "veth", "peer", "name", receiverInterface],
+            ["link", "set", senderInterface, "netns", sender],
+            ["link", "set", receiverInterface, "netns", receiver],
+            ["-n", sender, "addr", "add", "\(VethNamespaces.senderAddress)/24", "dev", senderInterface],
+            ["-n", receiver, "addr", "add", "\(VethNamespaces.receiverAddress)/24", "dev", receiverInterface],
+            ["-n", sender, "link", "set", senderInterface, "up"],
+            ["-n", receiver, "link", "set", receiverInterface, "up"],
+            ["-n", sender, "link", "set", "lo", "up"],
+            ["-n", receiver, "link", "set", "lo", "up"],
+        ]
+        for step in steps {
+            let result = try Subprocess.run(ip, step)
+            if result.status != 0 {
+                tearDown()
+                throw NamespaceError(description: "ip \(step.joined(separator: " ")): \(result.output)")
+            }
+        }
+    }
+
+    struct NamespaceError: Error, CustomStringConvertible { var description: String }
+
+    /// `ip netns exec NS` prefix for running a command inside a namespace.
+    func inNamespace(_ namespace: String, _ command: [String]) -> (String, [String]) {
+        (Executables.system("ip")!, ["netns", "exec", namespace] + command)
+    }
+
+    /// Sends `count` UDP datagrams from the sender namespace to the receiver
+    /// address (bash's /dev/udp, so no extra tool is needed).
+    func sendUDP(count: Int, port: Int) throws {
+        let script = "for i in $(seq \(count)); do printf x > /dev/udp/\(VethNamespaces.receiverAddress)/\(port); done"
+        let (exe, args) = inNamespace(sender, ["bash", "-c", script])
+        let result = try Subprocess.run(exe, args)
+        if result.status != 0 { throw NamespaceError(description: "send failed: \(result.output)") }
+    }
+
+    func tearDown() {
+        guard let ip = Executables.system("ip") else { return }
+        _ = try? Subprocess.run(ip, ["netns", "del", sender])
+        _ = try? Subprocess.run(ip, ["netns", "del", receiver])
+    }
+
+    deinit { tearDown() }
+}
