@@ -16,6 +16,12 @@ extension PacketCounters: RecordConsumer {
     }
 }
 
+extension Aggregator: RecordConsumer {
+    public mutating func consume(_ records: Span<PacketRecord>) {
+        for i in records.indices { add(records[i]) }
+    }
+}
+
 /// Capture thread → ring → consumer, identical for files and interfaces.
 public struct Pipeline {
     /// Ring slots between the capture and the consumer thread.

@@ -71,25 +71,338 @@ public struct PeriodSection: Codable, Sendable, Equatable {
     }
 }
 
-/// The JSON object `darknetd analyze --format json` prints.
+/// The JSON object `darknetd analyze --format json` prints
+/// (docs/json-schema.md). Names are stable: add, never rename.
 public struct AnalysisReport: Codable, Sendable, Equatable {
     public var version: String = SensorVersion.string
     public var period: PeriodSection
     public var packets: PacketsSection
     public var capture: CaptureSection
+    public var classes: ClassCounts
+    public var fingerprints: [String: UInt64]
+    public var sources: DistinctSection
+    public var destinations: DistinctSection
+    public var ports: [PortRow]
+    public var topSources: [SourceRow]
+    public var scans: ScansSection
+    public var backscatter: BackscatterSection
+    public var series: SeriesSection
+    public var estimates: EstimatesSection
 
-    public init(counters: PacketCounters, run: Pipeline.Run, live: Bool) {
-        period = PeriodSection(firstNs: counters.firstTimestampNs, lastNs: counters.lastTimestampNs)
-        packets = PacketsSection(counters)
+    enum CodingKeys: String, CodingKey {
+        case version, period, packets, capture, classes, fingerprints, sources, destinations, ports, scans, backscatter, series, estimates
+        case topSources = "top_sources"
+    }
+
+    public init(aggregator a: Aggregator, run: Pipeline.Run, live: Bool, topPorts: Int? = nil, topSources: Int = 100) {
+        period = PeriodSection(firstNs: a.counters.firstTimestampNs, lastNs: a.counters.lastTimestampNs)
+        packets = PacketsSection(a.counters)
         capture = CaptureSection(mode: live ? "live" : "offline", sources: run.sources, ring: run.ring, kernel: run.kernel)
+        classes = a.classes
+        var prints: [String: UInt64] = [:]
+        for f in ScannerFingerprint.allCases where f != .none { prints[f.name] = a.fingerprints[Int(f.rawValue)] }
+        fingerprints = prints
+        sources = DistinctSection(a.distinctSources)
+        destinations = DistinctSection(a.distinctDestinations)
+        var rows = a.ports.nonEmptyRows()
+        if let topPorts { rows = Array(rows.prefix(topPorts)) }
+        ports = rows.map { PortRow(key: $0.key, row: $0.row) }
+        self.topSources = a.topSourceRows(topSources).map { SourceRow(entry: $0.entry, detail: $0.detail) }
+        scans = ScansSection(a.scans)
+        backscatter = BackscatterSection(a.backscatter)
+        series = SeriesSection(a)
+        estimates = EstimatesSection(a)
     }
 
     /// Sorted keys, so the same input always prints the same bytes.
     public func json(pretty: Bool = true) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Protocol names used in JSON.
+public enum ProtocolName {
+    public static func name(_ number: UInt8) -> String {
+        switch number {
+        case IPProtocolNumber.tcp: "tcp"
+        case IPProtocolNumber.udp: "udp"
+        case IPProtocolNumber.icmp: "icmp"
+        case IPProtocolNumber.icmpv6: "icmpv6"
+        default: String(number)
+        }
+    }
+}
+
+/// An estimated distinct count with its standard error.
+public struct DistinctSection: Codable, Sendable, Equatable {
+    public var estimate: UInt64
+    /// Relative standard error of the estimator (HyperLogLog: 1.04/√m).
+    public var relativeError: Double
+    public var exact: Bool = false
+
+    init(_ h: HyperLogLog) {
+        estimate = UInt64(h.estimate.rounded())
+        relativeError = h.relativeStandardError
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case estimate, exact
+        case relativeError = "relative_error"
+    }
+}
+
+public struct PortRow: Codable, Sendable, Equatable {
+    public var proto: String
+    /// TCP/UDP destination port, or the ICMP/ICMPv6 type.
+    public var port: UInt16
+    public var packets: UInt64
+    public var bytes: UInt64
+    /// Distinct sources and darknet destinations; see estimates.distinct_pairs for exactness.
+    public var sources: UInt32
+    public var destinations: UInt32
+    public var classes: ClassCounts
+
+    init(key: ProtocolPort, row: PortTable.Row) {
+        proto = ProtocolName.name(key.ipProtocol)
+        port = key.port
+        packets = row.packets
+        bytes = row.bytes
+        sources = row.sources
+        destinations = row.destinations
+        classes = row.classes
+    }
+}
+
+public struct SourceRow: Codable, Sendable, Equatable {
+    public var address: String
+    /// Space-Saving count: an upper bound; the true count is within [packets - packets_error, packets].
+    public var packets: UInt64
+    public var packetsError: UInt64
+    /// Detail from the per-source table (absent when the source was evicted from it).
+    public var ports: UInt32?
+    public var destinations: UInt32?
+    public var firstSeen: String?
+    public var lastSeen: String?
+    public var classes: [String]
+    public var fingerprint: String?
+
+    init(entry: SpaceSaving<IPAddress>.Entry, detail: SourceDetail?) {
+        address = entry.key.description
+        packets = entry.count
+        packetsError = entry.error
+        ports = detail?.ports
+        destinations = detail?.destinations
+        firstSeen = detail.map { Timestamps.rfc3339($0.firstSeenNs) }
+        lastSeen = detail.map { Timestamps.rfc3339($0.lastSeenNs) }
+        classes = detail?.classes.map(\.name) ?? []
+        fingerprint = detail.flatMap { $0.fingerprint == .none ? nil : $0.fingerprint.name }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address, packets, ports, destinations, classes, fingerprint
+        case packetsError = "packets_error"
+        case firstSeen = "first_seen"
+        case lastSeen = "last_seen"
+    }
+}
+
+public struct ScansSection: Codable, Sendable, Equatable {
+    public struct Episode: Codable, Sendable, Equatable {
+        public var source: String
+        public var proto: String
+        public var port: UInt16
+        public var start: String
+        public var end: String
+        public var packets: UInt64
+        public var destinations: UInt32
+        /// Packets/s seen by this darknet, and × 2^32 / darknet size.
+        public var observedRate: Double
+        public var internetRate: Double
+        public var fingerprint: String?
+        public var ongoing: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case source, proto, port, start, end, packets, destinations, fingerprint, ongoing
+            case observedRate = "observed_rate"
+            case internetRate = "internet_rate"
+        }
+    }
+
+    /// Episodes found (closed and still open), including any beyond the kept list.
+    public var count: UInt64
+    public var episodes: [Episode]
+    public var minDestinations: UInt32
+    public var timeoutSeconds: Int64
+    public var minInternetRate: Double
+
+    init(_ d: ScanDetector) {
+        let report = d.report()
+        count = d.episodeCount + UInt64(report.filter(\.ongoing).count)
+        episodes = report.map {
+            Episode(source: $0.source.description, proto: ProtocolName.name($0.ipProtocol), port: $0.port,
+                    start: Timestamps.rfc3339($0.startNs), end: Timestamps.rfc3339($0.endNs), packets: $0.packets,
+                    destinations: $0.destinations, observedRate: $0.observedRate, internetRate: $0.internetRate,
+                    fingerprint: $0.fingerprint == .none ? nil : $0.fingerprint.name, ongoing: $0.ongoing)
+        }
+        minDestinations = d.config.minDestinations
+        timeoutSeconds = d.config.timeoutSeconds
+        minInternetRate = d.config.minInternetRate
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case count, episodes
+        case minDestinations = "min_destinations"
+        case timeoutSeconds = "timeout_seconds"
+        case minInternetRate = "min_internet_rate"
+    }
+}
+
+public struct BackscatterSection: Codable, Sendable, Equatable {
+    public struct Attack: Codable, Sendable, Equatable {
+        public var victim: String
+        public var proto: String
+        public var start: String
+        public var end: String
+        public var packets: UInt64
+        public var peakRate: Double
+        public var observedRate: Double
+        public var estimatedAttackRate: Double
+        public var ongoing: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case victim, proto, start, end, packets, ongoing
+            case peakRate = "peak_rate"
+            case observedRate = "observed_rate"
+            case estimatedAttackRate = "estimated_attack_rate"
+        }
+    }
+
+    public var count: UInt64
+    public var attacks: [Attack]
+
+    init(_ d: BackscatterDetector) {
+        let report = d.report()
+        count = d.attackCount + UInt64(report.filter(\.ongoing).count)
+        attacks = report.map {
+            Attack(victim: $0.victim.description, proto: ProtocolName.name($0.ipProtocol), start: Timestamps.rfc3339($0.startNs),
+                   end: Timestamps.rfc3339($0.endNs), packets: $0.packets, peakRate: $0.peakRate,
+                   observedRate: $0.observedRate, estimatedAttackRate: $0.estimatedAttackRate, ongoing: $0.ongoing)
+        }
+    }
+}
+
+public struct SeriesSection: Codable, Sendable, Equatable {
+    public struct Bucket: Codable, Sendable, Equatable {
+        public struct Port: Codable, Sendable, Equatable {
+            public var proto: String
+            public var port: UInt16
+            public var packets: UInt64
+        }
+
+        public var start: String
+        public var packets: UInt64
+        public var bytes: UInt64
+        public var decoded: UInt64
+        public var tcp: UInt64
+        public var udp: UInt64
+        public var icmp: UInt64
+        public var icmpv6: UInt64
+        public var sources: UInt64
+        public var classes: ClassCounts
+        /// The bucket's busiest ports (at most `top_ports_per_bucket`).
+        public var ports: [Port]
+        /// Ports with packets in the bucket.
+        public var portCount: Int
+
+        enum CodingKeys: String, CodingKey {
+            case start, packets, bytes, decoded, tcp, udp, icmp, icmpv6, sources, classes, ports
+            case portCount = "port_count"
+        }
+    }
+
+    public var bucketSeconds: Int64
+    public var utcOffsetSeconds: Int64
+    /// Relative standard error of each bucket's `sources` (HyperLogLog, precision 12).
+    public var sourcesRelativeError: Double
+    /// Oldest buckets dropped to respect the series cap.
+    public var dropped: UInt64
+    /// Buckets with packets, oldest first (empty buckets are omitted).
+    public var buckets: [Bucket]
+
+    init(_ a: Aggregator) {
+        bucketSeconds = a.buckets.lengthSeconds
+        utcOffsetSeconds = a.buckets.utcOffsetSeconds
+        sourcesRelativeError = HyperLogLog(precision: 12).relativeStandardError
+        dropped = a.seriesDropped
+        buckets = a.series.map { p in
+            Bucket(start: Timestamps.rfc3339(p.startNs), packets: p.counters.total, bytes: p.counters.bytes,
+                   decoded: p.counters.decoded, tcp: p.counters.tcp, udp: p.counters.udp, icmp: p.counters.icmp,
+                   icmpv6: p.counters.icmpv6, sources: UInt64(p.sources.rounded()), classes: p.classes,
+                   ports: p.topPorts.map { Bucket.Port(proto: ProtocolName.name($0.key.ipProtocol), port: $0.key.port, packets: $0.packets) },
+                   portCount: p.portCount)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case buckets, dropped
+        case bucketSeconds = "bucket_seconds"
+        case utcOffsetSeconds = "utc_offset_seconds"
+        case sourcesRelativeError = "sources_relative_error"
+    }
+}
+
+/// How exact each estimated figure is.
+public struct EstimatesSection: Codable, Sendable, Equatable {
+    /// Distinct-pair table behind ports[].sources/destinations, top_sources[].ports/destinations and scan destinations:
+    /// exact while evictions == 0; otherwise each such count may overcount by at most `evictions`.
+    public var distinctPairs: Table
+    /// Space-Saving behind top_sources[].packets: every error ≤ max_error = packets / capacity.
+    public var topSources: TopSources
+    /// Per-source detail table: entries evicted (their detail restarts if they return).
+    public var sourceDetails: Table
+    public var scanCandidates: Table
+    public var backscatterCandidates: Table
+    /// Packets whose timestamp fell before the open bucket (counted in it).
+    public var latePackets: UInt64
+
+    public struct Table: Codable, Sendable, Equatable {
+        public var capacity: Int
+        public var evictions: UInt64
+        public var exact: Bool
+    }
+
+    public struct TopSources: Codable, Sendable, Equatable {
+        public var capacity: Int
+        public var maxError: UInt64
+        public var exact: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case capacity, exact
+            case maxError = "max_error"
+        }
+    }
+
+    init(_ a: Aggregator) {
+        distinctPairs = Table(capacity: a.pairs.capacity, evictions: a.pairs.evictions, exact: a.pairs.isExact)
+        topSources = TopSources(capacity: a.topSources.capacity, maxError: a.topSources.maxError, exact: a.topSources.isExact)
+        sourceDetails = Table(capacity: a.sourceDetails.capacity, evictions: a.sourceDetails.evictions, exact: a.sourceDetails.evictions == 0)
+        scanCandidates = Table(capacity: a.scans.config.capacity, evictions: a.scans.evictions, exact: a.scans.evictions == 0)
+        backscatterCandidates = Table(capacity: a.backscatter.config.capacity, evictions: a.backscatter.evictions,
+                                      exact: a.backscatter.evictions == 0)
+        latePackets = a.latePackets
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case distinctPairs = "distinct_pairs"
+        case topSources = "top_sources"
+        case sourceDetails = "source_details"
+        case scanCandidates = "scan_candidates"
+        case backscatterCandidates = "backscatter_candidates"
+        case latePackets = "late_packets"
     }
 }
 
@@ -133,7 +446,45 @@ public enum TextSummary {
             if let error = source.error { line += " -- stopped early: \(error)" }
             lines.append(line)
         }
+        let c = report.classes
+        lines.append("classes     scan \(c.scan)  backscatter \(c.backscatter)  reflection-recon \(c.reflectionRecon)  misconfiguration \(c.misconfiguration)  other \(c.other)")
+        lines.append("scanners    " + report.fingerprints.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  "))
+        lines.append(String(format: "distinct    sources ~%llu  destinations ~%llu (±%.1f%%)", report.sources.estimate,
+                            report.destinations.estimate, report.sources.relativeError * 100))
+        if !report.ports.isEmpty {
+            lines.append("")
+            lines.append(pad("proto/port", 14) + pad("packets", 12) + pad("bytes", 14) + pad("sources", 10) + "destinations")
+            for row in report.ports.prefix(15) {
+                lines.append(pad("\(row.proto)/\(row.port)", 14) + pad("\(row.packets)", 12) + pad("\(row.bytes)", 14)
+                             + pad("\(row.sources)", 10) + "\(row.destinations)")
+            }
+            if report.ports.count > 15 { lines.append("(\(report.ports.count - 15) more ports; --format json lists them)") }
+        }
+        if !report.topSources.isEmpty {
+            lines.append("")
+            lines.append(pad("source", 42) + pad("packets (±err)", 18) + pad("ports", 8) + pad("dests", 8) + "classes")
+            for row in report.topSources.prefix(10) {
+                lines.append(pad(row.address, 42) + pad("\(row.packets) (±\(row.packetsError))", 18)
+                             + pad(row.ports.map(String.init) ?? "-", 8) + pad(row.destinations.map(String.init) ?? "-", 8)
+                             + row.classes.joined(separator: ",") + (row.fingerprint.map { " [\($0)]" } ?? ""))
+            }
+        }
+        lines.append("")
+        lines.append("scans       \(report.scans.count) episodes")
+        for e in report.scans.episodes.prefix(10) {
+            lines.append("  \(e.source) \(e.proto)/\(e.port) \(e.start) .. \(e.end) \(e.packets) pkts \(e.destinations) dsts"
+                         + String(format: " ~%.0f pps Internet-wide", e.internetRate) + (e.fingerprint.map { " [\($0)]" } ?? ""))
+        }
+        lines.append("backscatter \(report.backscatter.count) attacks")
+        for a in report.backscatter.attacks.prefix(10) {
+            lines.append("  victim \(a.victim) \(a.proto) \(a.start) .. \(a.end) \(a.packets) pkts"
+                         + String(format: " peak %.2f pps, ~%.0f pps attack", a.peakRate, a.estimatedAttackRate))
+        }
         return lines.joined(separator: "\n")
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
     }
 
     /// One line for the live status print.

@@ -19,8 +19,14 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(name: .long, help: "Exit non-zero if any file could not be read to its end.")
     var strict = false
 
+    @Option(name: .long, help: "List at most N ports and N top sources (default: every port, 100 sources).")
+    var top: Int?
+
+    @OptionGroup var aggregation: AggregationOptions
+
     func validate() throws {
         if pcap.isEmpty { throw ValidationError("give at least one capture with --pcap FILE") }
+        if let top, top < 1 { throw ValidationError("--top must be at least 1") }
     }
 
     func run() throws {
@@ -30,9 +36,10 @@ struct AnalyzeCommand: ParsableCommand {
         } catch {
             throw fail(error.description)
         }
-        var counters = PacketCounters()
-        let run = Pipeline().run(source: source, consumer: &counters)
-        let report = AnalysisReport(counters: counters, run: run, live: false)
+        var aggregator = Aggregator(config: aggregation.config())
+        let run = Pipeline().run(source: source, consumer: &aggregator)
+        aggregator.finish()
+        let report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
         print(format == .json ? report.json() : TextSummary.report(report))
         let failed = run.sources.filter { $0.error != nil }
         for source in failed { note("\(source.error!) (after \(source.packets) packets)") }

@@ -40,6 +40,8 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .long, help: "Format of the final summary: text or json.")
     var format: OutputFormat = .text
 
+    @OptionGroup var aggregation: AggregationOptions
+
     func validate() throws {
         if interval <= 0 { throw ValidationError("--interval must be positive") }
         if snaplen < 64 || snaplen > 262_144 { throw ValidationError("--snaplen must be within 64...262144") }
@@ -68,10 +70,10 @@ struct CaptureCommand: ParsableCommand {
         var lastLine = started
         let interval = Duration.milliseconds(Int64(self.interval * 1000))
         let deadline = duration.map { started + .milliseconds(Int64($0 * 1000)) }
-        var counters = PacketCounters()
+        var aggregator = Aggregator(config: aggregation.config())
         let run = Pipeline().run(
-            source: .live(handle), consumer: &counters, packetLimit: count, tickInterval: .milliseconds(100),
-            tick: { engine, ring, counters in
+            source: .live(handle), consumer: &aggregator, packetLimit: count, tickInterval: .milliseconds(100),
+            tick: { engine, ring, aggregator in
                 let now = ContinuousClock.now
                 if stopSignal.load(ordering: .relaxed) || deadline.map({ now >= $0 }) == true {
                     engine.stop()
@@ -79,14 +81,15 @@ struct CaptureCommand: ParsableCommand {
                 if now - lastLine >= interval {
                     lastLine = now
                     let elapsed = Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18
-                    print(TextSummary.liveLine(counters: counters, ring: ring.counters(), kernel: engine.kernelStatistics, elapsed: elapsed))
+                    print(TextSummary.liveLine(counters: aggregator.counters, ring: ring.counters(), kernel: engine.kernelStatistics, elapsed: elapsed))
                     fflush(nil)
                 }
             },
             onStart: { _ in
                 note("capturing on \(handle.subject) (\(handle.linkTypeName))" + (options.filter.map { ", filter \"\($0)\"" } ?? ""))
             })
-        let report = AnalysisReport(counters: counters, run: run, live: true)
+        aggregator.finish()
+        let report = AnalysisReport(aggregator: aggregator, run: run, live: true)
         print(format == .json ? report.json() : TextSummary.report(report))
         if let error = run.sources.first?.error { throw fail(error) }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Aggregation
 import Capture
 import Foundation
 import Synchronization
@@ -30,4 +31,34 @@ func installStopSignals() {
     let handler: @convention(c) (Int32) -> Void = { _ in stopSignal.store(true, ordering: .relaxed) }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
+}
+
+/// Aggregation settings shared by `analyze` and `capture`.
+struct AggregationOptions: ParsableArguments {
+    @Option(name: .long, help: "Bucket length: 60s, 5m, 1h, 1d ...")
+    var bucket: String = "60s"
+
+    @Option(name: .long, help: "UTC offset of bucket boundaries, e.g. +09:00 for Japan days.")
+    var utcOffset: String = "+00:00"
+
+    @Option(name: .long, help: "Addresses in the darknet (for Internet-wide rate estimates).")
+    var darknetSize: UInt64 = 65_536
+
+    @Flag(name: .long, help: "Aggregate sources to /24 (IPv4) and /48 (IPv6).")
+    var sourcePrefixes = false
+
+    func validate() throws {
+        guard DurationText.seconds(bucket) != nil else { throw ValidationError("--bucket: expected a duration such as 60s, 5m, 1h or 1d, got \"\(bucket)\"") }
+        guard DurationText.utcOffset(utcOffset) != nil else { throw ValidationError("--utc-offset: expected +HH:MM or -HH:MM, got \"\(utcOffset)\"") }
+        guard darknetSize >= 1 else { throw ValidationError("--darknet-size must be at least 1") }
+    }
+
+    func config() -> AggregationConfig {
+        var config = AggregationConfig()
+        config.bucketSeconds = DurationText.seconds(bucket) ?? 60
+        config.utcOffsetSeconds = DurationText.utcOffset(utcOffset) ?? 0
+        config.darknetSize = darknetSize
+        config.aggregateSourcePrefixes = sourcePrefixes
+        return config
+    }
 }

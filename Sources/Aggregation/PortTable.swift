@@ -1,0 +1,140 @@
+import Decoding
+
+/// Per-port figures for every TCP and UDP destination port and every
+/// ICMP/ICMPv6 type: flat arrays indexed by (protocol, port), so the
+/// per-packet update is an index computation, not a hash lookup.
+/// Memory: 131,584 rows × 64 bytes ≈ 8 MiB, allocated once.
+public struct PortTable: Sendable {
+    public struct Row: Sendable, Equatable {
+        public var packets: UInt64 = 0
+        public var bytes: UInt64 = 0
+        /// Distinct sources / darknet destinations (from `DistinctPairs`).
+        public var sources: UInt32 = 0
+        public var destinations: UInt32 = 0
+        /// Packets per `TrafficClass`.
+        public var classes: ClassCounts = ClassCounts()
+    }
+
+    static let tcpBase = 0
+    static let udpBase = 65_536
+    static let icmpBase = 131_072
+    static let icmpv6Base = 131_328
+    static let rowCount = 131_584
+
+    @usableFromInline var rows: ContiguousArray<Row>
+    /// Rows touched since the last `takeTouched`, for per-bucket breakdowns.
+    @usableFromInline var touched: ContiguousArray<Int32>
+    @usableFromInline var bucketPackets: ContiguousArray<UInt32>
+
+    public init() {
+        rows = ContiguousArray(repeating: Row(), count: PortTable.rowCount)
+        bucketPackets = ContiguousArray(repeating: 0, count: PortTable.rowCount)
+        touched = []
+        touched.reserveCapacity(PortTable.rowCount)
+    }
+
+    /// The row of a decoded record, or nil when it has no port or type
+    /// (non-first fragments, other protocols).
+    @inline(__always)
+    public static func rowIndex(_ r: PacketRecord) -> Int? {
+        switch r.ipProtocol {
+        case IPProtocolNumber.tcp where r.flags.contains(.hasPorts): return tcpBase + Int(r.destinationPort)
+        case IPProtocolNumber.udp where r.flags.contains(.hasPorts): return udpBase + Int(r.destinationPort)
+        case IPProtocolNumber.icmp where r.flags.contains(.hasICMP): return icmpBase + Int(r.icmpType)
+        case IPProtocolNumber.icmpv6 where r.flags.contains(.hasICMP): return icmpv6Base + Int(r.icmpType)
+        default: return nil
+        }
+    }
+
+    /// (protocol number, port or type) of a row.
+    public static func key(ofRow row: Int) -> ProtocolPort {
+        switch row {
+        case ..<udpBase: ProtocolPort(ipProtocol: IPProtocolNumber.tcp, port: UInt16(row))
+        case ..<icmpBase: ProtocolPort(ipProtocol: IPProtocolNumber.udp, port: UInt16(row - udpBase))
+        case ..<icmpv6Base: ProtocolPort(ipProtocol: IPProtocolNumber.icmp, port: UInt16(row - icmpBase))
+        default: ProtocolPort(ipProtocol: IPProtocolNumber.icmpv6, port: UInt16(row - icmpv6Base))
+        }
+    }
+
+    @inline(__always)
+    mutating func count(row: Int, bytes: UInt32, trafficClass: TrafficClass) {
+        rows[row].packets &+= 1
+        rows[row].bytes &+= UInt64(bytes)
+        rows[row].classes.add(trafficClass)
+        if bucketPackets[row] == 0 { touched.append(Int32(row)) }
+        bucketPackets[row] &+= 1
+    }
+
+    @inline(__always)
+    mutating func addSource(row: Int) { rows[row].sources &+= 1 }
+
+    @inline(__always)
+    mutating func addDestination(row: Int) { rows[row].destinations &+= 1 }
+
+    public subscript(row: Int) -> Row { rows[row] }
+
+    /// Every row with packets, by descending packets (ties: protocol, port).
+    public func nonEmptyRows() -> [(key: ProtocolPort, row: Row)] {
+        var result: [(key: ProtocolPort, row: Row)] = []
+        for i in rows.indices where rows[i].packets > 0 {
+            result.append((PortTable.key(ofRow: i), rows[i]))
+        }
+        result.sort { $0.row.packets != $1.row.packets ? $0.row.packets > $1.row.packets : $0.key < $1.key }
+        return result
+    }
+
+    /// Per-bucket packet counts of the rows touched since the last call, then resets them.
+    mutating func takeBucket() -> [(key: ProtocolPort, packets: UInt64)] {
+        var result: [(key: ProtocolPort, packets: UInt64)] = []
+        result.reserveCapacity(touched.count)
+        for row in touched {
+            result.append((PortTable.key(ofRow: Int(row)), UInt64(bucketPackets[Int(row)])))
+            bucketPackets[Int(row)] = 0
+        }
+        touched.removeAll(keepingCapacity: true)
+        return result
+    }
+}
+
+/// Packets per traffic class.
+public struct ClassCounts: Sendable, Equatable, Codable {
+    public var scan: UInt64 = 0
+    public var backscatter: UInt64 = 0
+    public var reflectionRecon: UInt64 = 0
+    public var misconfiguration: UInt64 = 0
+    public var other: UInt64 = 0
+
+    public init() {}
+
+    @inline(__always)
+    public mutating func add(_ c: TrafficClass, _ n: UInt64 = 1) {
+        switch c {
+        case .scan: scan &+= n
+        case .backscatter: backscatter &+= n
+        case .reflectionRecon: reflectionRecon &+= n
+        case .misconfiguration: misconfiguration &+= n
+        case .other: other &+= n
+        }
+    }
+
+    public subscript(c: TrafficClass) -> UInt64 {
+        switch c {
+        case .scan: scan
+        case .backscatter: backscatter
+        case .reflectionRecon: reflectionRecon
+        case .misconfiguration: misconfiguration
+        case .other: other
+        }
+    }
+
+    public mutating func merge(_ o: ClassCounts) {
+        for c in TrafficClass.allCases { add(c, o[c]) }
+    }
+
+    public var total: UInt64 { scan &+ backscatter &+ reflectionRecon &+ misconfiguration &+ other }
+
+    enum CodingKeys: String, CodingKey {
+        case scan, backscatter, misconfiguration, other
+        case reflectionRecon = "reflection-recon"
+    }
+}

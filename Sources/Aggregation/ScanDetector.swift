@@ -1,0 +1,146 @@
+import Decoding
+
+/// Scan episodes after Durumeric et al., "An Internet-Wide View of
+/// Internet-Wide Scanning" (USENIX Security 2014): a source that reaches at
+/// least `minDestinations` distinct darknet addresses on one protocol/port,
+/// at an estimated Internet-wide rate of at least `minInternetRate`
+/// packets/s; the episode ends after `timeout` of silence.
+///
+/// Estimated Internet-wide rate = observed rate × 2³² / darknet size (IPv4
+/// address space over the darknet's addresses). Observed rate = packets /
+/// episode duration (at least one second).
+public struct ScanDetector: Sendable {
+    public struct Config: Sendable, Equatable {
+        public var minDestinations: UInt32 = 100
+        public var timeoutSeconds: Int64 = 480
+        public var minInternetRate: Double = 10
+        /// Candidate (source, protocol, port) states kept at once.
+        public var capacity: Int = 1 << 16
+        /// Finished episodes kept for the report (the count goes on).
+        public var maxEpisodes: Int = 10_000
+        public init() {}
+    }
+
+    struct State: BoundedTableValue {
+        var first: Int64 = 0
+        var last: Int64 = 0
+        var packets: UInt64 = 0
+        var destinations: UInt32 = 0
+        /// Distinguishes successive episodes of one key in the pair table.
+        var generation: UInt32 = 0
+        var fingerprint: ScannerFingerprint = .none
+        init() {}
+        var evictionWeight: UInt64 { UInt64(destinations) << 32 | min(packets, 0xFFFF_FFFF) }
+    }
+
+    public let config: Config
+    let darknetSize: UInt64
+    var table: BoundedTable<AddressPort, State>
+    public private(set) var episodes: [ScanEpisode] = []
+    /// Episodes found, including those beyond `maxEpisodes`.
+    public private(set) var episodeCount: UInt64 = 0
+    /// Candidates pushed out of the table before they finished.
+    public var evictions: UInt64 { table.evictions }
+
+    public init(config: Config, darknetSize: UInt64, hasher: SeededHash) {
+        self.config = config
+        self.darknetSize = max(1, darknetSize)
+        self.table = BoundedTable(capacity: config.capacity, hasher: hasher)
+    }
+
+    /// Counts a scan-like packet (scan or reflection-recon class).
+    @inline(__always)
+    mutating func observe(_ r: PacketRecord, port: UInt16, fingerprint: ScannerFingerprint, pairs: inout DistinctPairs, hasher: SeededHash) {
+        let key = AddressPort(address: r.source, ipProtocol: r.ipProtocol, port: port)
+        var fresh = State()
+        fresh.first = r.timestampNs
+        fresh.last = r.timestampNs
+        let result = table.findOrInsert(key, initial: fresh)
+        if let evicted = result.evicted { close(evicted.key, evicted.value, ongoing: false) }
+        var state = table[slot: result.slot]
+        if !result.inserted && r.timestampNs - state.last > config.timeoutSeconds * 1_000_000_000 {
+            close(key, state, ongoing: false)
+            let generation = state.generation &+ 1
+            state = fresh
+            state.generation = generation
+        }
+        state.packets &+= 1
+        if r.timestampNs > state.last { state.last = r.timestampNs }
+        if fingerprint != .none { state.fingerprint = fingerprint }
+        let pair = hasher.hash(hasher.hash(r.source), UInt64(r.ipProtocol) << 48 | UInt64(port) << 32 | UInt64(state.generation),
+                               hasher.hash(r.destination))
+        if pairs.insert(pair) { state.destinations &+= 1 }
+        table[slot: result.slot] = state
+    }
+
+    /// Closes the episodes silent for longer than the timeout at `now`.
+    mutating func expire(now: Int64) {
+        let limit = config.timeoutSeconds * 1_000_000_000
+        var closing: [(AddressPort, State)] = []
+        table.forEach { key, state in
+            if now - state.last > limit { closing.append((key, state)) }
+        }
+        for (key, state) in closing {
+            close(key, state, ongoing: false)
+            _ = table.remove(key)
+        }
+    }
+
+    func qualifies(_ s: State) -> (Bool, observed: Double, internet: Double) {
+        let seconds = max(1.0, Double(s.last - s.first) / 1e9)
+        let observed = Double(s.packets) / seconds
+        let internet = observed * 4_294_967_296.0 / Double(darknetSize)
+        return (s.destinations >= config.minDestinations && internet >= config.minInternetRate, observed, internet)
+    }
+
+    mutating func close(_ key: AddressPort, _ s: State, ongoing: Bool) {
+        let (ok, observed, internet) = qualifies(s)
+        guard ok else { return }
+        episodeCount &+= 1
+        guard episodes.count < config.maxEpisodes else { return }
+        episodes.append(ScanEpisode(key: key, state: s, observedRate: observed, internetRate: internet, ongoing: ongoing))
+    }
+
+    /// Finished episodes plus those still open that already qualify.
+    public func report() -> [ScanEpisode] {
+        var result = episodes
+        table.forEach { key, state in
+            let (ok, observed, internet) = qualifies(state)
+            if ok { result.append(ScanEpisode(key: key, state: state, observedRate: observed, internetRate: internet, ongoing: true)) }
+        }
+        result.sort { ($0.startNs, $0.source, $0.port) < ($1.startNs, $1.source, $1.port) }
+        return result
+    }
+}
+
+/// One scan episode.
+public struct ScanEpisode: Sendable, Equatable {
+    public var source: IPAddress
+    public var ipProtocol: UInt8
+    /// Destination port (TCP/UDP) or ICMP type.
+    public var port: UInt16
+    public var startNs: Int64
+    public var endNs: Int64
+    public var packets: UInt64
+    /// Distinct darknet destinations (exact while the pair table has not evicted).
+    public var destinations: UInt32
+    public var observedRate: Double
+    public var internetRate: Double
+    public var fingerprint: ScannerFingerprint
+    /// Still active at the end of the data.
+    public var ongoing: Bool
+
+    init(key: AddressPort, state: ScanDetector.State, observedRate: Double, internetRate: Double, ongoing: Bool) {
+        source = key.address
+        ipProtocol = key.ipProtocol
+        port = key.port
+        startNs = state.first
+        endNs = state.last
+        packets = state.packets
+        destinations = state.destinations
+        self.observedRate = observedRate
+        self.internetRate = internetRate
+        fingerprint = state.fingerprint
+        self.ongoing = ongoing
+    }
+}
