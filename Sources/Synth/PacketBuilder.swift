@@ -217,6 +217,28 @@ public enum PacketBuilder {
              identification: identification, payload: icmp(type: type, code: code, rest: rest, payload: payload))
     }
 
+    /// IPv6 TCP packet (no link layer) with a valid TCP checksum.
+    public static func ipv6TCP(
+        source: IPAddress, destination: IPAddress, sourcePort: UInt16, destinationPort: UInt16,
+        flags: UInt8, sequence: UInt32 = 0, acknowledgment: UInt32 = 0, window: UInt16 = 1024,
+        hopLimit: UInt8 = 64, options: [UInt8] = [], payload: [UInt8] = []
+    ) -> [UInt8] {
+        var segment = tcp(sourcePort: sourcePort, destinationPort: destinationPort, sequence: sequence,
+                          acknowledgment: acknowledgment, flags: flags, window: window, options: options, payload: payload)
+        setIPv6TransportChecksum(&segment, at: 16, source: source, destination: destination, nextHeader: IPProtocolNumber.tcp)
+        return ipv6(source: source, destination: destination, nextHeader: IPProtocolNumber.tcp, hopLimit: hopLimit, payload: segment)
+    }
+
+    /// IPv6 UDP packet (no link layer) with a valid UDP checksum.
+    public static func ipv6UDP(
+        source: IPAddress, destination: IPAddress, sourcePort: UInt16, destinationPort: UInt16,
+        hopLimit: UInt8 = 64, payload: [UInt8] = []
+    ) -> [UInt8] {
+        var datagram = udp(sourcePort: sourcePort, destinationPort: destinationPort, payload: payload)
+        setIPv6TransportChecksum(&datagram, at: 6, source: source, destination: destination, nextHeader: IPProtocolNumber.udp)
+        return ipv6(source: source, destination: destination, nextHeader: IPProtocolNumber.udp, hopLimit: hopLimit, payload: datagram)
+    }
+
     /// Ethernet II around an IPv4 packet.
     public static func ethernetIPv4(_ packet: [UInt8], vlanTags: [(tpid: UInt16, tci: UInt16)] = []) -> [UInt8] {
         ethernet(vlanTags: vlanTags, etherType: 0x0800, payload: packet)
@@ -252,6 +274,21 @@ public enum PacketBuilder {
         pseudo &+= UInt32(segment.count)
         var checksum = internetChecksum(segment[...], initial: pseudo)
         if checksum == 0 && protocolNumber == IPProtocolNumber.udp { checksum = 0xFFFF }
+        segment[offset] = UInt8(checksum >> 8)
+        segment[offset + 1] = UInt8(checksum & 0xFF)
+    }
+
+    /// Fills the TCP/UDP/ICMPv6 checksum of `segment` at `offset` using the
+    /// RFC 8200 pseudo-header (addresses, 32-bit length, next header).
+    static func setIPv6TransportChecksum(_ segment: inout [UInt8], at offset: Int, source: IPAddress, destination: IPAddress, nextHeader: UInt8) {
+        var pseudo: UInt32 = 0
+        for word in [source.high, source.low, destination.high, destination.low] {
+            for shift in stride(from: 48, through: 0, by: -16) { pseudo &+= UInt32((word >> UInt64(shift)) & 0xFFFF) }
+        }
+        pseudo &+= UInt32(segment.count >> 16) &+ UInt32(segment.count & 0xFFFF)
+        pseudo &+= UInt32(nextHeader)
+        var checksum = internetChecksum(segment[...], initial: pseudo)
+        if checksum == 0 && nextHeader == IPProtocolNumber.udp { checksum = 0xFFFF }
         segment[offset] = UInt8(checksum >> 8)
         segment[offset + 1] = UInt8(checksum & 0xFF)
     }

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Offline throughput benchmark: darknetd analyze against tcpdump and the
+# libpcap empty-callback ceiling, on one generated capture. See docs/benchmarks.md.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: Benchmarks/run.sh [--packets N] [--runs R] [--seed S] [--flood]
+                         [--capture FILE] [--no-darknetd] [--out FILE]
+  --packets N     packets to generate (default 5000000; 10000000 with --flood)
+  --runs R        runs per reader; medians are reported (default 5)
+  --seed S        generator seed (default 1)
+  --flood         every packet from a unique source; reports darknetd's peak RSS
+  --capture FILE  use an existing capture instead of generating one
+  --no-darknetd   measure only the C ceiling and tcpdump (needs --capture)
+  --out FILE      markdown file the dated result block is appended to
+                  (default bench-out/results.md)
+EOF
+}
+
+packets="" runs=5 seed=1 flood=0 capture="" no_darknetd=0 out=bench-out/results.md
+while (($#)); do
+    case $1 in
+        --packets) packets=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
+        --seed) seed=$2; shift 2 ;;
+        --flood) flood=1; shift ;;
+        --capture) capture=$(realpath "$2"); shift 2 ;;
+        --no-darknetd) no_darknetd=1; shift ;;
+        --out) out=$2; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+[[ -n $packets ]] || packets=$((flood ? 10000000 : 5000000))
+if ((no_darknetd)) && [[ -z $capture ]]; then echo "--no-darknetd needs --capture" >&2; exit 2; fi
+flood_args=() flood_suffix="" flood_title=""
+if ((flood)); then flood_args=(--flood) flood_suffix=-flood flood_title=", spoofed flood"; fi
+out=$(realpath -m "$out")
+cd "$(dirname "$0")/.."
+
+if [[ ! -x /usr/bin/time ]]; then
+    if ((EUID == 0)) && command -v apt-get > /dev/null; then apt-get install -y -q time > /dev/null
+    else echo "GNU time is missing: apt-get install time" >&2; exit 1; fi
+fi
+command -v tcpdump > /dev/null || { echo "tcpdump is missing: apt-get install tcpdump" >&2; exit 1; }
+
+mkdir -p bench-out
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if ! ((no_darknetd)) || [[ -z $capture ]]; then
+    echo "== swift build -c release"
+    swift build -c release 2>&1 | tail -n 1
+fi
+darknetd=.build/release/darknetd
+cc -O2 -o bench-out/pcap_ceiling Benchmarks/pcap_ceiling.c -lpcap
+
+origin=""
+if [[ -z $capture ]]; then
+    origin=", generated with seed $seed"
+    capture=$PWD/bench-out/capture-$packets-s$seed$flood_suffix.pcap
+    echo "== generating $packets packets -> $capture"
+    "$darknetd" generate --out "$capture" --packets "$packets" --seed "$seed" "${flood_args[@]}"
+fi
+# The ceiling program's count is authoritative; this read also validates the
+# file and warms the page cache, so every reader is timed on a cached file.
+count=$(bench-out/pcap_ceiling "$capture" | sed -E 's/^packets=([0-9]+).*/\1/')
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+# measure NAME COMMAND...: run COMMAND $runs times under GNU time; sets
+# wall[NAME] (median seconds) and rss[NAME] (median peak RSS, KiB). Wall time
+# is taken with date(1) in ns, as GNU time's %e has only 10 ms resolution.
+declare -A wall rss
+measure() {
+    local name=$1; shift
+    : > "$tmp/walls"; : > "$tmp/rsss"
+    for ((i = 1; i <= runs; i++)); do
+        local start end
+        start=$(date +%s%N)
+        if ! /usr/bin/time -f '%e %M' -o "$tmp/time" "$@" > /dev/null 2> "$tmp/stderr"; then
+            echo "$name failed:" >&2; cat "$tmp/stderr" "$tmp/time" >&2; exit 1
+        fi
+        end=$(date +%s%N)
+        awk -v ns=$((end - start)) 'BEGIN { print ns / 1e9 }' >> "$tmp/walls"
+        tail -n 1 "$tmp/time" | cut -d' ' -f2 >> "$tmp/rsss"
+    done
+    wall[$name]=$(median < "$tmp/walls")
+    rss[$name]=$(median < "$tmp/rsss")
+    printf '   %-10s median %7.3f s over %d runs\n' "$name" "${wall[$name]}" "$runs"
+}
+
+echo "== $count packets, $runs runs each"
+measure ceiling bench-out/pcap_ceiling "$capture"
+measure tcpdump tcpdump -r "$capture" -w /dev/null
+if ! ((no_darknetd)); then measure darknetd "$darknetd" analyze --pcap "$capture" --format json; fi
+
+readers=(ceiling tcpdump)
+if ! ((no_darknetd)); then readers+=(darknetd); fi
+declare -A label=([ceiling]="libpcap empty callback (C)" [tcpdump]="tcpdump -r FILE -w /dev/null"
+                  [darknetd]="darknetd analyze --format json")
+ratio() { awk -v a="${wall[$2]}" -v b="${wall[$1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+{
+    echo
+    echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) — $count packets$flood_title"
+    echo
+    echo "- host: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+    echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
+    echo "- capture: \`$capture\` ($(du -h "$capture" | cut -f1))$origin; $runs runs each, medians, warm page cache"
+    echo
+    echo "| reader | wall (s) | packets/s | peak RSS (MiB) |"
+    echo "|---|---:|---:|---:|"
+    for r in "${readers[@]}"; do
+        awk -v n="$count" -v w="${wall[$r]}" -v m="${rss[$r]}" -v l="${label[$r]}" \
+            'BEGIN { printf "| %s | %.3f | %.0f | %.1f |\n", l, w, (w > 0 ? n / w : 0), m / 1024 }'
+    done
+    if ! ((no_darknetd)); then
+        echo
+        echo "darknetd / tcpdump: $(ratio darknetd tcpdump)× (target ≥ 1.0×); darknetd / ceiling: $(ratio darknetd ceiling)× (target ≥ 0.5×)"
+        if ((flood)); then
+            awk -v m="${rss[darknetd]}" 'BEGIN { printf "darknetd peak RSS: %.1f MiB (target < 256 MiB)\n", m / 1024 }'
+        fi
+    fi
+} | tee -a "$out"
+echo "(appended to $out)"
