@@ -42,11 +42,12 @@ enum TransportLayer {
     }
 
     /// UDP (RFC 768): 8-byte header; length covers header and data, 8 or
-    /// more, and no more than the IP payload.
+    /// more, and no more than the IP payload — except in the first fragment
+    /// of a fragmented datagram, whose length field covers every fragment.
     static func udp(_ segment: Span<UInt8>, declaredLength: Int, into record: inout PacketRecord) -> DecodeStatus {
         guard segment.has(0, 8) else { return short(declaredLength, 8) }
         let length = Int(segment.be16(4))
-        guard length >= 8, length <= declaredLength else { return .badL4Header }
+        guard length >= 8, length <= declaredLength || record.flags.contains(.fragment) else { return .badL4Header }
         let destinationPort = segment.be16(2)
         record.sourcePort = segment.be16(0)
         record.destinationPort = destinationPort

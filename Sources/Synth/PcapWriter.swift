@@ -1,5 +1,5 @@
 /// Link-layer header types (LINKTYPE_* values of the pcap and pcapng formats).
-public enum LinkType {
+public enum LinkTypeNumber {
     public static let null: UInt32 = 0
     public static let ethernet: UInt32 = 1
     public static let raw: UInt32 = 101
@@ -38,7 +38,7 @@ public final class PcapFileWriter {
     /// Creates (or truncates) `path` and writes the global header.
     public init(
         path: String,
-        linkType: UInt32 = LinkType.ethernet,
+        linkType: UInt32 = LinkTypeNumber.ethernet,
         snaplen: UInt32 = 262_144,
         precision: TimestampPrecision = .nanoseconds,
         bufferSize: Int = 4 << 20

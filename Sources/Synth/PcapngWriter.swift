@@ -23,7 +23,7 @@ public enum Pcapng {
         /// Optional if_name option.
         public var name: String?
 
-        public init(linkType: UInt32 = LinkType.ethernet, snaplen: UInt32 = 262_144,
+        public init(linkType: UInt32 = LinkTypeNumber.ethernet, snaplen: UInt32 = 262_144,
                     resolution: TimestampPrecision = .nanoseconds, name: String? = nil) {
             self.linkType = linkType
             self.snaplen = snaplen

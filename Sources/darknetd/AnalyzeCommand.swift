@@ -3,6 +3,7 @@ import ArgumentParser
 import Capture
 import Foundation
 import Service
+import Synth
 
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +17,9 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: text or json.")
     var format: OutputFormat = .text
 
+    @Flag(name: .long, help: "Analyze a built-in synthetic darknet capture (200,000 packets, generated to a temporary file).")
+    var demo = false
+
     @Flag(name: .long, help: "Exit non-zero if any file could not be read to its end.")
     var strict = false
 
@@ -25,14 +29,35 @@ struct AnalyzeCommand: ParsableCommand {
     @OptionGroup var aggregation: AggregationOptions
 
     func validate() throws {
-        if pcap.isEmpty { throw ValidationError("give at least one capture with --pcap FILE") }
+        if pcap.isEmpty && !demo { throw ValidationError("give at least one capture with --pcap FILE, or --demo") }
+        if !pcap.isEmpty && demo { throw ValidationError("--demo replaces --pcap; give one or the other") }
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
     }
 
     func run() throws {
+        var files = pcap
+        var cleanup: String?
+        defer { if let cleanup { try? FileManager.default.removeItem(atPath: cleanup) } }
+        if demo {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-demo-\(getpid())")
+            try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let path = dir.appendingPathComponent("demo.pcap").path
+            cleanup = dir.path
+            var config = DarknetTrafficConfig()
+            config.packetCount = 200_000
+            config.pace = .packetsPerSecond(100)
+            config.surge = DarknetTrafficConfig.Surge(startOffsetNs: 900_000_000_000, endOffsetNs: 1_080_000_000_000, packetsPerSecond: 300)
+            do {
+                let written = try GenerateCommand.write(config: config, to: path, format: .pcap)
+                note("demo: generated \(written) synthetic darknet packets (seed 1, with a UDP/53 surge) in \(path)")
+            } catch {
+                throw fail("demo: \(error)")
+            }
+            files = [path]
+        }
         let source: PacketSource
         do {
-            source = try PacketSource.openFiles(pcap)
+            source = try PacketSource.openFiles(files)
         } catch {
             throw fail(error.description)
         }

@@ -42,6 +42,22 @@ import Synth
         #expect(record.probe == .dnsQuery)
     }
 
+    /// A first fragment carries the UDP header of the whole datagram: its
+    /// length field is longer than this fragment, and that is not an error.
+    @Test func firstFragmentUDPLengthCoversWholeDatagram() {
+        let datagram = PacketBuilder.udp(sourcePort: 1, destinationPort: 4444, payload: [UInt8](repeating: 7, count: 2000))
+        let first = PacketBuilder.ipv4(source: Fixture.scanner, destination: Fixture.darknet, protocolNumber: 17,
+                                       identification: 9, fragmentField: 0x2000, payload: Array(datagram[0..<1480]))
+        let record = decode(first, .rawIP)
+        #expect(record.status == .ok)
+        #expect(record.destinationPort == 4444)
+        #expect(record.payloadLength == 2000)
+        // The same bytes unfragmented are inconsistent.
+        let whole = PacketBuilder.ipv4(source: Fixture.scanner, destination: Fixture.darknet, protocolNumber: 17,
+                                       identification: 9, fragmentField: 0, payload: Array(datagram[0..<1480]))
+        #expect(decode(whole, .rawIP).status == .badL4Header)
+    }
+
     @Test(arguments: [UInt16(0x2000 | 185), 185])
     func nonFirstFragmentHasNoPorts(_ fragmentField: UInt16) {
         // Bytes that would look like a UDP header to port 53 must not be read as one.

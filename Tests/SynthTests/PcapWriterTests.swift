@@ -8,7 +8,7 @@ import Decoding
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let path = directory.path("ns.pcap")
-        let writer = try PcapFileWriter(path: path, linkType: LinkType.ethernet, snaplen: 65535, precision: .nanoseconds)
+        let writer = try PcapFileWriter(path: path, linkType: LinkTypeNumber.ethernet, snaplen: 65535, precision: .nanoseconds)
         try writer.write(packet: [0xAA, 0xBB, 0xCC], timestampNs: 1_700_000_000_123_456_789)
         try writer.write(packet: [0x01], timestampNs: 1_700_000_001_000_000_001, originalLength: 60)
         try writer.close()
@@ -40,7 +40,7 @@ import Decoding
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let path = directory.path("us.pcap")
-        let writer = try PcapFileWriter(path: path, linkType: LinkType.linuxSLL, snaplen: 262_144, precision: .microseconds)
+        let writer = try PcapFileWriter(path: path, linkType: LinkTypeNumber.linuxSLL, snaplen: 262_144, precision: .microseconds)
         try writer.write(packet: [1, 2], timestampNs: 5_999_999_999)
         try writer.close()
         let bytes = try readFile(path)

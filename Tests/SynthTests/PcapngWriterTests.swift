@@ -20,14 +20,14 @@ import Testing
     }
 
     @Test func interfaceDescriptionBlockBytes() {
-        let microseconds = Pcapng.interfaceDescription(.init(linkType: LinkType.ethernet, snaplen: 65535, resolution: .microseconds))
+        let microseconds = Pcapng.interfaceDescription(.init(linkType: LinkTypeNumber.ethernet, snaplen: 65535, resolution: .microseconds))
         #expect(microseconds == [
             1, 0, 0, 0, 20, 0, 0, 0,
             1, 0, 0, 0,  // link type, reserved
             0xFF, 0xFF, 0, 0,  // snaplen
             20, 0, 0, 0,
         ])
-        let nanoseconds = Pcapng.interfaceDescription(.init(linkType: LinkType.linuxSLL2, snaplen: 262_144, resolution: .nanoseconds, name: "eth1"))
+        let nanoseconds = Pcapng.interfaceDescription(.init(linkType: LinkTypeNumber.linuxSLL2, snaplen: 262_144, resolution: .nanoseconds, name: "eth1"))
         #expect(nanoseconds == [
             1, 0, 0, 0, 40, 0, 0, 0,
             0x14, 0x01, 0, 0,  // 276
@@ -60,8 +60,8 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.cleanUp() }
         let path = directory.path("two.pcapng")
-        let first = Pcapng.Interface(linkType: LinkType.ethernet, snaplen: 262_144, resolution: .nanoseconds, name: "eth0")
-        let second = Pcapng.Interface(linkType: LinkType.ethernet, snaplen: 1500, resolution: .microseconds)
+        let first = Pcapng.Interface(linkType: LinkTypeNumber.ethernet, snaplen: 262_144, resolution: .nanoseconds, name: "eth0")
+        let second = Pcapng.Interface(linkType: LinkTypeNumber.ethernet, snaplen: 1500, resolution: .microseconds)
         let writer = try PcapngFileWriter(path: path, interfaces: [first], bufferSize: 4096)
         try writer.write(packet: [1, 2, 3], timestampNs: 1_700_000_000_123_456_789)
         #expect(try writer.addInterface(second) == 1)
