@@ -97,8 +97,8 @@ public final class GeoIPDatabase: @unchecked Sendable {
     }
 
     /// Like `country(of:)` but reports database errors (corrupt search
-    /// tree, invalid data, a value of the wrong shape) instead of hiding
-    /// them. Not-found and a missing or malformed code are still `.unknown`.
+    /// tree, invalid data) instead of hiding them. Not-found, a missing key
+    /// and a malformed code are still `.unknown`.
     public func lookupCountry(of address: IPAddress) throws(GeoIPError) -> CountryCode {
         // An IPv4-only tree cannot answer IPv6; libmaxminddb would report
         // that as an error, but for us it is simply "not known".
@@ -117,8 +117,8 @@ public final class GeoIPDatabase: @unchecked Sendable {
     private func code(at entry: inout MMDB_entry_s, _ lookupPath: UnsafeMutablePointer<UnsafePointer<CChar>?>) throws(GeoIPError) -> CountryCode {
         var data = MMDB_entry_data_s()
         let status = MMDB_aget_value(&entry, &data, lookupPath)
-        try GeoIPError.check(status, .getValue, path: path)
-        guard data.has_data,
+        guard try GeoIPError.check(status, .getValue, path: path, absentIsNotAnError: true),
+              data.has_data,
               data.type == UInt32(MMDB_DATA_TYPE_UTF8_STRING),
               data.data_size == 2,
               let bytes = data.utf8_string

@@ -74,14 +74,23 @@ public struct GeoIPError: Error, Sendable, Equatable, CustomStringConvertible {
         return text
     }
 
-    /// The one checked path for libmaxminddb statuses: success returns,
-    /// anything else becomes a typed error. Cheap on success (one compare),
-    /// so the per-lookup calls go through it too.
-    @inline(__always)
-    static func check(_ status: Int32, _ operation: Operation, path: String, systemError: Int32? = nil) throws(GeoIPError) {
-        if status != MMDB_SUCCESS {
-            throw GeoIPError(status: status, operation: operation, path: path, systemError: systemError)
-        }
+    /// The one checked path for libmaxminddb statuses: success returns
+    /// true, anything else becomes a typed error. Cheap on success (one
+    /// compare), so the per-lookup calls go through it too.
+    ///
+    /// With `absentIsNotAnError`, `MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR`
+    /// returns false instead: libmaxminddb reports a key missing from a map
+    /// that way, and a record without `country` is normal (anonymous
+    /// proxies, satellite providers and the like only have
+    /// `registered_country`).
+    @inline(__always) @discardableResult
+    static func check(
+        _ status: Int32, _ operation: Operation, path: String,
+        systemError: Int32? = nil, absentIsNotAnError: Bool = false
+    ) throws(GeoIPError) -> Bool {
+        if status == MMDB_SUCCESS { return true }
+        if absentIsNotAnError && status == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR { return false }
+        throw GeoIPError(status: status, operation: operation, path: path, systemError: systemError)
     }
 
     init(status: Int32, operation: Operation, path: String, systemError: Int32?) {
