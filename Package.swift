@@ -18,6 +18,12 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        // libmaxminddb headers, found by pkg-config. Only GeoIP imports it.
+        .systemLibrary(
+            name: "CMaxMindDB",
+            pkgConfig: "libmaxminddb",
+            providers: [.apt(["libmaxminddb-dev"])]
+        ),
         // Bytes -> fixed-size PacketRecord. Safe Swift over Span<UInt8>.
         .target(name: "Decoding"),
         // Lock-free single-producer/single-consumer ring.
@@ -26,6 +32,8 @@ let package = Package(
         .target(name: "Capture", dependencies: ["CPcap", "Decoding", "Ring"]),
         // Classes, per-bucket state, sketches, windows.
         .target(name: "Aggregation", dependencies: ["Decoding"]),
+        // Country of an address: the only importer of CMaxMindDB, plus a per-packet cache.
+        .target(name: "GeoIP", dependencies: ["CMaxMindDB", "Decoding"]),
         // Packet builders and pcap/pcapng writers: test fixtures, demo and benchmark captures.
         .target(name: "Synth", dependencies: ["Decoding"]),
         // Pipeline wiring and reports shared by the executables.
@@ -49,6 +57,7 @@ let package = Package(
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "Decoding", "Synth"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
+        .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,3 @@
+// libmaxminddb, found through pkg-config (libmaxminddb.pc, Debian: libmaxminddb-dev).
+// Only the GeoIP module imports this.
+#include <maxminddb.h>
