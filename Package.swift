@@ -31,7 +31,7 @@ let package = Package(
         // The only importer of the C modules: pcap handles, sources, capture thread.
         .target(name: "Capture", dependencies: ["CPcap", "Decoding", "Ring"]),
         // Classes, per-bucket state, sketches, windows.
-        .target(name: "Aggregation", dependencies: ["Decoding"]),
+        .target(name: "Aggregation", dependencies: ["Decoding", "GeoIP"]),
         // Country of an address: the only importer of CMaxMindDB, plus a per-packet cache.
         .target(name: "GeoIP", dependencies: ["CMaxMindDB", "Decoding"]),
         // Packet builders and pcap/pcapng writers: test fixtures, demo and benchmark captures.
@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "darknetd",
             dependencies: [
-                "Service", "Capture", "Synth",
+                "Service", "Capture", "Synth", "GeoIP", "Aggregation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,8 +54,8 @@ let package = Package(
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Synth"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Decoding", "Synth", "Service"]),
-        .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "Decoding", "Synth"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth"]),
+        .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "Decoding", "Synth", "GeoIP"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
     ],

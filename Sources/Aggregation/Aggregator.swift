@@ -1,4 +1,5 @@
 import Decoding
+import GeoIP
 
 /// Aggregation settings; memory caps bound every table.
 public struct AggregationConfig: Sendable, Equatable {
@@ -107,6 +108,9 @@ public struct Aggregator: Sendable {
     /// Packets per scanner fingerprint, indexed by raw value.
     public private(set) var fingerprints = [UInt64](repeating: 0, count: ScannerFingerprint.allCases.count)
     public private(set) var ports = PortTable()
+    public private(set) var countries = CountryTable()
+    /// Country of each source (through a cache); nil database: all unknown.
+    public private(set) var countryCache: CountryCache
     public private(set) var pairs: DistinctPairs
     public private(set) var topSources: SpaceSaving<IPAddress>
     public private(set) var sourceDetails: BoundedTable<IPAddress, SourceDetail>
@@ -128,8 +132,9 @@ public struct Aggregator: Sendable {
     public private(set) var seriesDropped: UInt64 = 0
     public private(set) var windows: [RollingWindow]
 
-    public init(config: AggregationConfig = AggregationConfig()) {
+    public init(config: AggregationConfig = AggregationConfig(), geoip: GeoIPDatabase? = nil) {
         self.config = config
+        self.countryCache = CountryCache(database: geoip)
         self.buckets = TimeBuckets(lengthSeconds: config.bucketSeconds, utcOffsetSeconds: config.utcOffsetSeconds)
         self.hasher = config.hashSeed
         self.pairs = DistinctPairs(slots: config.pairSlots)
@@ -142,7 +147,7 @@ public struct Aggregator: Sendable {
 
     /// Pair-table key spaces, so one table serves every distinct count.
     enum PairKind: UInt64 {
-        case portSource = 1, portDestination = 2, sourceDestination = 3
+        case portSource = 1, portDestination = 2, sourceDestination = 3, countrySource = 4
     }
 
     public mutating func add(_ r: PacketRecord) {
@@ -202,6 +207,11 @@ public struct Aggregator: Sendable {
         }
         if pairs.insert(hasher.hash(sourceHash, destinationHash, PairKind.sourceDestination.rawValue)) {
             detail.destinations &+= 1
+        }
+        let countryRow = CountryTable.rowIndex(countryCache.country(of: r.source))
+        countries.count(row: countryRow, bytes: r.wireLength, trafficClass: trafficClass)
+        if pairs.insert(hasher.hash(sourceHash, PairKind.countrySource.rawValue << 32 | UInt64(countryRow))) {
+            countries.addSource(row: countryRow)
         }
         sourceDetails[slot: slot] = detail
 

@@ -83,6 +83,7 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
     public var sources: DistinctSection
     public var destinations: DistinctSection
     public var ports: [PortRow]
+    public var countries: CountriesSection
     public var topSources: [SourceRow]
     public var scans: ScansSection
     public var backscatter: BackscatterSection
@@ -90,7 +91,7 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
     public var estimates: EstimatesSection
 
     enum CodingKeys: String, CodingKey {
-        case version, period, packets, capture, classes, fingerprints, sources, destinations, ports, scans, backscatter, series, estimates
+        case version, period, packets, capture, classes, fingerprints, sources, destinations, ports, countries, scans, backscatter, series, estimates
         case topSources = "top_sources"
     }
 
@@ -107,6 +108,7 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
         var rows = a.ports.nonEmptyRows()
         if let topPorts { rows = Array(rows.prefix(topPorts)) }
         ports = rows.map { PortRow(key: $0.key, row: $0.row) }
+        countries = CountriesSection(a)
         self.topSources = a.topSourceRows(topSources).map { SourceRow(entry: $0.entry, detail: $0.detail) }
         scans = ScansSection(a.scans)
         backscatter = BackscatterSection(a.backscatter)
@@ -174,6 +176,28 @@ public struct PortRow: Codable, Sendable, Equatable {
         sources = row.sources
         destinations = row.destinations
         classes = row.classes
+    }
+}
+
+/// Sources' countries (GeoIP); "??" when unknown or when no database is configured.
+public struct CountriesSection: Codable, Sendable, Equatable {
+    public struct Row: Codable, Sendable, Equatable {
+        public var country: String
+        public var packets: UInt64
+        public var bytes: UInt64
+        public var sources: UInt32
+        public var classes: ClassCounts
+    }
+
+    /// Path of the .mmdb database used, if any.
+    public var database: String?
+    public var rows: [Row]
+
+    init(_ a: Aggregator) {
+        database = a.countryCache.database?.path
+        rows = a.countries.nonEmptyRows().map {
+            Row(country: $0.code.description, packets: $0.row.packets, bytes: $0.row.bytes, sources: $0.row.sources, classes: $0.row.classes)
+        }
     }
 }
 
@@ -469,6 +493,8 @@ public enum TextSummary {
                              + row.classes.joined(separator: ",") + (row.fingerprint.map { " [\($0)]" } ?? ""))
             }
         }
+        lines.append("countries   " + report.countries.rows.prefix(12).map { "\($0.country) \($0.packets)" }.joined(separator: "  ")
+                     + (report.countries.database == nil ? "  (no GeoIP database: --geoip FILE.mmdb)" : ""))
         lines.append("")
         lines.append("scans       \(report.scans.count) episodes")
         for e in report.scans.episodes.prefix(10) {

@@ -61,7 +61,7 @@ struct AnalyzeCommand: ParsableCommand {
         } catch {
             throw fail(error.description)
         }
-        var aggregator = Aggregator(config: aggregation.config())
+        var aggregator = Aggregator(config: aggregation.config(), geoip: try aggregation.openGeoIP())
         let run = Pipeline().run(source: source, consumer: &aggregator)
         aggregator.finish()
         let report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)

@@ -70,7 +70,7 @@ struct CaptureCommand: ParsableCommand {
         var lastLine = started
         let interval = Duration.milliseconds(Int64(self.interval * 1000))
         let deadline = duration.map { started + .milliseconds(Int64($0 * 1000)) }
-        var aggregator = Aggregator(config: aggregation.config())
+        var aggregator = Aggregator(config: aggregation.config(), geoip: try aggregation.openGeoIP())
         let run = Pipeline().run(
             source: .live(handle), consumer: &aggregator, packetLimit: count, tickInterval: .milliseconds(100),
             tick: { engine, ring, aggregator in

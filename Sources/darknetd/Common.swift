@@ -1,6 +1,7 @@
 import ArgumentParser
 import Aggregation
 import Capture
+import GeoIP
 import Foundation
 import Synchronization
 
@@ -47,10 +48,23 @@ struct AggregationOptions: ParsableArguments {
     @Flag(name: .long, help: "Aggregate sources to /24 (IPv4) and /48 (IPv6).")
     var sourcePrefixes = false
 
+    @Option(name: .long, help: "MaxMind-format country database (.mmdb) for per-country figures.")
+    var geoip: String?
+
     func validate() throws {
         guard DurationText.seconds(bucket) != nil else { throw ValidationError("--bucket: expected a duration such as 60s, 5m, 1h or 1d, got \"\(bucket)\"") }
         guard DurationText.utcOffset(utcOffset) != nil else { throw ValidationError("--utc-offset: expected +HH:MM or -HH:MM, got \"\(utcOffset)\"") }
         guard darknetSize >= 1 else { throw ValidationError("--darknet-size must be at least 1") }
+    }
+
+    /// Opens the GeoIP database, if one was given; a bad file is a one-line error.
+    func openGeoIP() throws -> GeoIPDatabase? {
+        guard let geoip else { return nil }
+        do {
+            return try GeoIPDatabase(path: geoip)
+        } catch {
+            throw fail(error.description)
+        }
     }
 
     func config() -> AggregationConfig {

@@ -1,0 +1,124 @@
+import Decoding
+import Foundation
+import Synth
+import Testing
+
+/// `darknetd analyze` and `generate` as a user runs them.
+@Suite struct AnalyzeCommandTests {
+    static func tempDir() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-e2e-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    @Test func sameFileTwiceGivesIdenticalJSON() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let capture = dir.appendingPathComponent("gen.pcap").path
+        let generated = try Subprocess.run(Executables.darknetd, ["generate", "--out", capture, "--packets", "20000", "--seed", "7"])
+        #expect(generated.status == 0, "\(generated.output)")
+        let first = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--format", "json"])
+        #expect(first.waitForExit(timeout: .seconds(60)) == 0)
+        let second = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--format", "json"])
+        #expect(second.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(!first.standardOutput.isEmpty)
+        #expect(first.standardOutput == second.standardOutput)
+
+        let report = try json(first.standardOutput)
+        let packets = try #require(report["packets"] as? [String: Any])
+        #expect(packets["total"] as? Int == 20000)
+        let errors = try #require(packets["decode_errors"] as? [String: Int])
+        #expect((packets["decoded"] as? Int ?? -1) + errors.values.reduce(0, +) == 20000)
+        for key in ["classes", "ports", "top_sources", "countries", "scans", "backscatter", "series", "estimates", "capture", "period"] {
+            #expect(report[key] != nil, "missing \(key)")
+        }
+        let ports = try #require(report["ports"] as? [[String: Any]])
+        let counts = ports.compactMap { $0["packets"] as? Int }
+        #expect(counts == counts.sorted(by: >), "ports by descending packets")
+    }
+
+    @Test func topLimitsPortsAndSources() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let capture = dir.appendingPathComponent("gen.pcap").path
+        _ = try Subprocess.run(Executables.darknetd, ["generate", "--out", capture, "--packets", "5000"])
+        let result = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--format", "json", "--top", "3"])
+        #expect(result.waitForExit(timeout: .seconds(60)) == 0)
+        let report = try json(result.standardOutput)
+        #expect((report["ports"] as? [Any])?.count == 3)
+        #expect((report["top_sources"] as? [Any])?.count == 3)
+    }
+
+    @Test func countriesComeFromTheGeoIPDatabase() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var writer = MMDBWriter(databaseType: "Test-Country")
+        try writer.insert(network: "192.0.2.0/24", countryISO: "JP")
+        try writer.insert(network: "198.51.100.0/24", countryISO: "HK")
+        let mmdb = dir.appendingPathComponent("test.mmdb").path
+        try writer.write(to: mmdb)
+
+        let capture = dir.appendingPathComponent("c.pcap").path
+        let pcap = try PcapFileWriter(path: capture)
+        let sources: [(UInt32, Int)] = [(0xC000_0205, 30), (0xC000_0206, 10), (0xC633_6407, 5), (0xCB00_7101, 2)]  // JP, JP, HK, unknown
+        var t: Int64 = 1_412_640_000_000_000_000
+        for (source, count) in sources {
+            for i in 0..<count {
+                let packet = PacketBuilder.ipv4TCP(source: source, destination: 0xC612_0000 | UInt32(i), sourcePort: 40000,
+                                                   destinationPort: 23, flags: TCPFlag.syn)
+                try pcap.write(packet: PacketBuilder.ethernetIPv4(packet), timestampNs: t)
+                t += 1_000_000
+            }
+        }
+        try pcap.close()
+        let result = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--format", "json", "--geoip", mmdb])
+        #expect(result.waitForExit(timeout: .seconds(60)) == 0, "\(result.standardError)")
+        let report = try json(result.standardOutput)
+        let countries = try #require(report["countries"] as? [String: Any])
+        #expect(countries["database"] as? String == mmdb)
+        let rows = try #require(countries["rows"] as? [[String: Any]])
+        #expect(rows.map { $0["country"] as? String } == ["JP", "HK", "??"])
+        #expect(rows.map { $0["packets"] as? Int } == [40, 5, 2])
+        #expect(rows.map { $0["sources"] as? Int } == [2, 1, 1])
+
+        let bad = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--geoip", capture])
+        #expect(bad.status == 1)
+        #expect(bad.output.hasPrefix("darknetd: "), "\(bad.output)")
+    }
+
+    @Test func badInputIsAOneLineErrorAndNonZeroExit() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let missing = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", dir.appendingPathComponent("nope.pcap").path])
+        #expect(missing.status == 1)
+        #expect(missing.output.split(separator: "\n").count == 1, "\(missing.output)")
+        #expect(missing.output.contains("No such file"))
+
+        let text = dir.appendingPathComponent("text.pcap")
+        try Data("hello\n".utf8).write(to: text)
+        let notCapture = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", text.path])
+        #expect(notCapture.status == 1)
+        #expect(notCapture.output.contains("not a pcap or pcapng capture"))
+
+        let noFiles = try Subprocess.run(Executables.darknetd, ["analyze"])
+        #expect(noFiles.status != 0)
+        let badBucket = try Subprocess.run(Executables.darknetd, ["analyze", "--demo", "--bucket", "soon"])
+        #expect(badBucket.status != 0)
+        #expect(badBucket.output.contains("--bucket"))
+    }
+
+    @Test func demoRunsOnTheBuiltInCapture() throws {
+        let result = try Subprocess(Executables.darknetd, ["analyze", "--demo", "--format", "json"])
+        #expect(result.waitForExit(timeout: .seconds(120)) == 0, "\(result.standardError)")
+        let report = try json(result.standardOutput)
+        let packets = try #require(report["packets"] as? [String: Any])
+        #expect(packets["total"] as? Int == 200_000)
+        let classes = try #require(report["classes"] as? [String: Int])
+        #expect((classes["reflection-recon"] ?? 0) > 0)
+        #expect((classes["backscatter"] ?? 0) > 0)
+    }
+}
