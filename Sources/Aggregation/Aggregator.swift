@@ -22,10 +22,18 @@ public struct AggregationConfig: Sendable, Equatable {
     public var pairSlots: Int = 1 << 22
     /// Aggregate sources to /24 (IPv4) and /48 (IPv6) prefixes.
     public var aggregateSourcePrefixes: Bool = false
-    /// Ports listed per bucket in the series (the busiest).
+    /// Ports listed per bucket in the JSON series (the busiest).
     public var seriesTopPorts: Int = 20
+    /// Ports kept per bucket summary (the busiest, plus every watched port).
+    public var bucketPorts: Int = 64
+    /// Ports whose scan sources are ranked per bucket (alerts name the top contributors):
+    /// UDP 53 (DNS), 123 (NTP), 1900 (SSDP), 11211 (memcached), 389 (CLDAP), 19 (chargen), 161 (SNMP).
+    public var watchedUDPPorts: [UInt16] = [53, 123, 1900, 11211, 389, 19, 161]
     /// Buckets kept in the series at most (oldest dropped first, and counted).
     public var maxSeriesBuckets: Int = 50_000
+    /// Closed summaries queued for `takeClosedBuckets` (0: none; the live
+    /// daemon sets this; the oldest are dropped past it).
+    public var closedBucketQueue: Int = 0
     public var scan = ScanDetector.Config()
     public var backscatter = BackscatterDetector.Config()
 
@@ -74,23 +82,26 @@ public struct SourceDetail: BoundedTableValue, Equatable {
     public var classes: [TrafficClass] { TrafficClass.allCases.filter { classMask & (1 << $0.rawValue) != 0 } }
 }
 
-/// One closed time bucket: the series' unit.
-public struct BucketSummary: Sendable, Equatable {
+/// One closed time bucket: the series' unit, and what windows, correlation
+/// and alerting consume. Immutable once made.
+public struct BucketSummary: Sendable {
     public var startNs: Int64
+    public var lengthNs: Int64
     public var counters: PacketCounters
     public var classes: ClassCounts
     /// Distinct sources in the bucket (HyperLogLog, precision 12).
     public var sources: HyperLogLog
-    /// The bucket's busiest ports, by descending packets.
-    public var topPorts: [(key: ProtocolPort, packets: UInt64)]
+    /// The bucket's busiest ports by descending packets, plus every watched port with packets.
+    public var ports: [PortBucketFigures]
     /// Ports with packets in the bucket.
     public var portCount: Int
-
-    public static func == (a: BucketSummary, b: BucketSummary) -> Bool {
-        a.startNs == b.startNs && a.counters == b.counters && a.classes == b.classes && a.sources == b.sources
-            && a.portCount == b.portCount && a.topPorts.map(\.key) == b.topPorts.map(\.key)
-            && a.topPorts.map(\.packets) == b.topPorts.map(\.packets)
-    }
+    /// Packets per source country in the bucket.
+    public var countries: [(code: CountryCode, packets: UInt64)]
+    /// Top scan sources of each watched port with traffic (≤ 5 each, Space-Saving counts).
+    public var watchedTopSources: [UInt16: [(address: IPAddress, packets: UInt64)]]
+    /// Scan episodes and DoS attacks that first met their thresholds in this bucket.
+    public var newScans: [ScanEpisode]
+    public var newAttacks: [BackscatterAttack]
 }
 
 /// The consumer of packet records: classifies each one and updates every
@@ -124,6 +135,8 @@ public struct Aggregator: Sendable {
     var bucketCounters = PacketCounters()
     var bucketClasses = ClassCounts()
     var bucketSources = HyperLogLog(precision: 12)
+    var bucketWatched: SpaceSaving<AddressPort>
+    let watchedPortMask: [Bool]
     /// Packets whose time fell before the open bucket (counted in it).
     public private(set) var latePackets: UInt64 = 0
 
@@ -131,6 +144,10 @@ public struct Aggregator: Sendable {
     public private(set) var series: [SeriesPoint] = []
     public private(set) var seriesDropped: UInt64 = 0
     public private(set) var windows: [RollingWindow]
+    /// Summaries not yet taken by `takeClosedBuckets` (bounded: the oldest go first).
+    var closedBuckets: [BucketSummary] = []
+    /// Ports listed per bucket in the series.
+    public var seriesTopPortsLimit: Int { config.seriesTopPorts }
 
     public init(config: AggregationConfig = AggregationConfig(), geoip: GeoIPDatabase? = nil) {
         self.config = config
@@ -143,11 +160,15 @@ public struct Aggregator: Sendable {
         self.scans = ScanDetector(config: config.scan, darknetSize: config.darknetSize, hasher: config.hashSeed)
         self.backscatter = BackscatterDetector(config: config.backscatter, darknetSize: config.darknetSize, hasher: config.hashSeed)
         self.windows = config.windowBuckets.map { RollingWindow(buckets: $0) }
+        self.bucketWatched = SpaceSaving(capacity: 512)
+        var mask = [Bool](repeating: false, count: 65_536)
+        for port in config.watchedUDPPorts { mask[Int(port)] = true }
+        self.watchedPortMask = mask
     }
 
     /// Pair-table key spaces, so one table serves every distinct count.
     enum PairKind: UInt64 {
-        case portSource = 1, portDestination = 2, sourceDestination = 3, countrySource = 4
+        case portSource = 1, portDestination = 2, sourceDestination = 3, countrySource = 4, bucketScanSource = 5
     }
 
     public mutating func add(_ r: PacketRecord) {
@@ -204,6 +225,14 @@ public struct Aggregator: Sendable {
             if pairs.insert(hasher.hash(destinationHash, PairKind.portDestination.rawValue << 32 | UInt64(row))) {
                 ports.addDestination(row: row)
             }
+            if trafficClass == .scan || trafficClass == .reflectionRecon {
+                if pairs.insert(hasher.hash(sourceHash, PairKind.bucketScanSource.rawValue << 32 | UInt64(row), UInt64(bitPattern: bucket))) {
+                    ports.addBucketScanSource(row: row)
+                }
+                if r.ipProtocol == IPProtocolNumber.udp && watchedPortMask[Int(port)] {
+                    bucketWatched.add(AddressPort(address: source, ipProtocol: r.ipProtocol, port: port))
+                }
+            }
         }
         if pairs.insert(hasher.hash(sourceHash, destinationHash, PairKind.sourceDestination.rawValue)) {
             detail.destinations &+= 1
@@ -235,24 +264,53 @@ public struct Aggregator: Sendable {
     mutating func closeBucket() {
         guard let open = currentBucket else { return }
         let start = buckets.start(of: open)
+        let end = start + buckets.lengthNs
         var touched = ports.takeBucket()
         touched.sort { $0.packets != $1.packets ? $0.packets > $1.packets : $0.key < $1.key }
-        let summary = BucketSummary(startNs: start, counters: bucketCounters, classes: bucketClasses,
-                                    sources: bucketSources, topPorts: Array(touched.prefix(config.seriesTopPorts)),
-                                    portCount: touched.count)
+        var kept = Array(touched.prefix(config.bucketPorts))
+        for figures in touched.dropFirst(config.bucketPorts)
+        where figures.key.ipProtocol == IPProtocolNumber.udp && watchedPortMask[Int(figures.key.port)] {
+            kept.append(figures)
+        }
+        var watched: [UInt16: [(address: IPAddress, packets: UInt64)]] = [:]
+        for entry in bucketWatched.top(bucketWatched.count) where (watched[entry.key.port]?.count ?? 0) < 5 {
+            watched[entry.key.port, default: []].append((entry.key.address, entry.count))
+        }
+        bucketWatched.removeAll()
+        scans.expire(now: end)
+        backscatter.expire(now: end)
+        let summary = BucketSummary(startNs: start, lengthNs: buckets.lengthNs, counters: bucketCounters, classes: bucketClasses,
+                                    sources: bucketSources, ports: kept, portCount: touched.count,
+                                    countries: countries.takeBucket(), watchedTopSources: watched,
+                                    newScans: scans.takeNewlyQualified(), newAttacks: backscatter.takeNewlyQualified())
         if series.count >= config.maxSeriesBuckets {
             series.removeFirst()
             seriesDropped &+= 1
         }
-        series.append(SeriesPoint(summary))
+        series.append(SeriesPoint(summary, topPorts: config.seriesTopPorts))
         for i in windows.indices { windows[i].append(summary) }
+        if config.closedBucketQueue > 0 {
+            if closedBuckets.count >= config.closedBucketQueue { closedBuckets.removeFirst() }
+            closedBuckets.append(summary)
+        }
         bucketCounters = PacketCounters()
         bucketClasses = ClassCounts()
         bucketSources.reset()
-        let end = start + buckets.lengthNs
-        scans.expire(now: end)
-        backscatter.expire(now: end)
         currentBucket = nil
+    }
+
+    /// Bucket summaries closed since the last call, oldest first: what the
+    /// daemon hands to correlation, alerting and the stats snapshot.
+    public mutating func takeClosedBuckets() -> [BucketSummary] {
+        defer { closedBuckets.removeAll(keepingCapacity: true) }
+        return closedBuckets
+    }
+
+    /// Closes the open bucket if `now` is past its end: the live daemon's
+    /// clock tick, so a quiet bucket still closes on time.
+    public mutating func advance(to now: Int64) {
+        guard let open = currentBucket, buckets.index(of: now) > open else { return }
+        closeBucket()
     }
 
     /// Closes the open bucket: call once the input has ended.
@@ -274,22 +332,25 @@ public struct SeriesPoint: Sendable, Equatable {
     public var classes: ClassCounts
     public var sources: Double
     public var sourcesRelativeError: Double
-    public var topPorts: [PortCount]
+    /// The bucket's busiest ports (and watched ports), by descending packets.
+    public var ports: [PortBucketFigures]
     public var portCount: Int
+    public var countries: [CountryPackets]
 
-    public struct PortCount: Sendable, Equatable {
-        public var key: ProtocolPort
+    public struct CountryPackets: Sendable, Equatable {
+        public var code: CountryCode
         public var packets: UInt64
     }
 
-    init(_ s: BucketSummary) {
+    init(_ s: BucketSummary, topPorts: Int) {
         startNs = s.startNs
         counters = s.counters
         classes = s.classes
         sources = s.sources.estimate
         sourcesRelativeError = s.sources.relativeStandardError
-        topPorts = s.topPorts.map { PortCount(key: $0.key, packets: $0.packets) }
+        ports = s.ports
         portCount = s.portCount
+        countries = s.countries.map { CountryPackets(code: $0.code, packets: $0.packets) }
     }
 }
 

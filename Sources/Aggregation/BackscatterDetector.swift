@@ -29,6 +29,7 @@ public struct BackscatterDetector: Sendable {
         var windowPackets: UInt32 = 0
         var peakWindowPackets: UInt32 = 0
         var lastPort: UInt16 = 0
+        var announced = false
         init() {}
         var evictionWeight: UInt64 { packets }
     }
@@ -38,6 +39,13 @@ public struct BackscatterDetector: Sendable {
     var table: BoundedTable<AddressPort, State>
     public private(set) var attacks: [BackscatterAttack] = []
     public private(set) var attackCount: UInt64 = 0
+    /// Attacks that met the thresholds since the last `takeNewlyQualified`.
+    var newlyQualified: [BackscatterAttack] = []
+
+    mutating func takeNewlyQualified() -> [BackscatterAttack] {
+        defer { newlyQualified.removeAll() }
+        return newlyQualified
+    }
     public var evictions: UInt64 { table.evictions }
 
     static let windowNs: Int64 = 60_000_000_000
@@ -73,6 +81,10 @@ public struct BackscatterDetector: Sendable {
         s.packets &+= 1
         if r.timestampNs > s.last { s.last = r.timestampNs }
         s.lastPort = r.sourcePort
+        if !s.announced && qualifies(s) {
+            s.announced = true
+            if newlyQualified.count < config.maxAttacks { newlyQualified.append(attack(key, s, ongoing: true)) }
+        }
         table[slot: result.slot] = s
     }
 

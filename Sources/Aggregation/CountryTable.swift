@@ -14,9 +14,11 @@ public struct CountryTable: Sendable {
 
     static let rowCount = 26 * 26 + 1
     @usableFromInline var rows: ContiguousArray<Row>
+    @usableFromInline var bucketPackets: ContiguousArray<UInt64>
 
     public init() {
         rows = ContiguousArray(repeating: Row(), count: CountryTable.rowCount)
+        bucketPackets = ContiguousArray(repeating: 0, count: CountryTable.rowCount)
     }
 
     /// Row of a code: 0 for unknown, else 1 + (first-'A')×26 + (second-'A').
@@ -38,6 +40,17 @@ public struct CountryTable: Sendable {
         rows[row].packets &+= 1
         rows[row].bytes &+= UInt64(bytes)
         rows[row].classes.add(trafficClass)
+        bucketPackets[row] &+= 1
+    }
+
+    /// Packets per country in the open bucket (countries with packets), then resets them.
+    mutating func takeBucket() -> [(code: CountryCode, packets: UInt64)] {
+        var result: [(code: CountryCode, packets: UInt64)] = []
+        for row in bucketPackets.indices where bucketPackets[row] > 0 {
+            result.append((CountryTable.code(ofRow: row), bucketPackets[row]))
+            bucketPackets[row] = 0
+        }
+        return result
     }
 
     @inline(__always)

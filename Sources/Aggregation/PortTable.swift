@@ -29,6 +29,8 @@ public struct PortTable: Sendable {
     public init() {
         rows = ContiguousArray(repeating: Row(), count: PortTable.rowCount)
         bucketPackets = ContiguousArray(repeating: 0, count: PortTable.rowCount)
+        bucketScanPackets = ContiguousArray(repeating: 0, count: PortTable.rowCount)
+        bucketScanSources = ContiguousArray(repeating: 0, count: PortTable.rowCount)
         touched = []
         touched.reserveCapacity(PortTable.rowCount)
     }
@@ -56,6 +58,11 @@ public struct PortTable: Sendable {
         }
     }
 
+    /// Scan-like (scan + reflection-recon) packets and their distinct
+    /// sources in the open bucket, per row: what the surge alerts watch.
+    @usableFromInline var bucketScanPackets: ContiguousArray<UInt32>
+    @usableFromInline var bucketScanSources: ContiguousArray<UInt32>
+
     @inline(__always)
     mutating func count(row: Int, bytes: UInt32, trafficClass: TrafficClass) {
         rows[row].packets &+= 1
@@ -63,7 +70,11 @@ public struct PortTable: Sendable {
         rows[row].classes.add(trafficClass)
         if bucketPackets[row] == 0 { touched.append(Int32(row)) }
         bucketPackets[row] &+= 1
+        if trafficClass == .scan || trafficClass == .reflectionRecon { bucketScanPackets[row] &+= 1 }
     }
+
+    @inline(__always)
+    mutating func addBucketScanSource(row: Int) { bucketScanSources[row] &+= 1 }
 
     @inline(__always)
     mutating func addSource(row: Int) { rows[row].sources &+= 1 }
@@ -83,17 +94,31 @@ public struct PortTable: Sendable {
         return result
     }
 
-    /// Per-bucket packet counts of the rows touched since the last call, then resets them.
-    mutating func takeBucket() -> [(key: ProtocolPort, packets: UInt64)] {
-        var result: [(key: ProtocolPort, packets: UInt64)] = []
+    /// Per-bucket figures of the rows touched since the last call, then resets them.
+    mutating func takeBucket() -> [PortBucketFigures] {
+        var result: [PortBucketFigures] = []
         result.reserveCapacity(touched.count)
-        for row in touched {
-            result.append((PortTable.key(ofRow: Int(row)), UInt64(bucketPackets[Int(row)])))
-            bucketPackets[Int(row)] = 0
+        for row32 in touched {
+            let row = Int(row32)
+            result.append(PortBucketFigures(key: PortTable.key(ofRow: row), packets: UInt64(bucketPackets[row]),
+                                            scanPackets: UInt64(bucketScanPackets[row]), scanSources: UInt64(bucketScanSources[row])))
+            bucketPackets[row] = 0
+            bucketScanPackets[row] = 0
+            bucketScanSources[row] = 0
         }
         touched.removeAll(keepingCapacity: true)
         return result
     }
+}
+
+/// One port's figures in one bucket.
+public struct PortBucketFigures: Sendable, Equatable {
+    public var key: ProtocolPort
+    public var packets: UInt64
+    /// Scan and reflection-recon packets, and their distinct sources (exact
+    /// while the distinct-pair table has not evicted).
+    public var scanPackets: UInt64
+    public var scanSources: UInt64
 }
 
 /// Packets per traffic class.

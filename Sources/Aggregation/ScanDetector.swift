@@ -29,6 +29,8 @@ public struct ScanDetector: Sendable {
         /// Distinguishes successive episodes of one key in the pair table.
         var generation: UInt32 = 0
         var fingerprint: ScannerFingerprint = .none
+        /// Reported as newly qualified already.
+        var announced = false
         init() {}
         var evictionWeight: UInt64 { UInt64(destinations) << 32 | min(packets, 0xFFFF_FFFF) }
     }
@@ -39,6 +41,14 @@ public struct ScanDetector: Sendable {
     public private(set) var episodes: [ScanEpisode] = []
     /// Episodes found, including those beyond `maxEpisodes`.
     public private(set) var episodeCount: UInt64 = 0
+    /// Episodes that met the thresholds since the last `takeNewlyQualified`.
+    var newlyQualified: [ScanEpisode] = []
+
+    mutating func takeNewlyQualified() -> [ScanEpisode] {
+        defer { newlyQualified.removeAll() }
+        return newlyQualified
+    }
+
     /// Candidates pushed out of the table before they finished.
     public var evictions: UInt64 { table.evictions }
 
@@ -70,6 +80,15 @@ public struct ScanDetector: Sendable {
         let pair = hasher.hash(hasher.hash(r.source), UInt64(r.ipProtocol) << 48 | UInt64(port) << 32 | UInt64(state.generation),
                                hasher.hash(r.destination))
         if pairs.insert(pair) { state.destinations &+= 1 }
+        if !state.announced && state.destinations >= config.minDestinations {
+            let (ok, observed, internet) = qualifies(state)
+            if ok {
+                state.announced = true
+                if newlyQualified.count < config.maxEpisodes {
+                    newlyQualified.append(ScanEpisode(key: key, state: state, observedRate: observed, internetRate: internet, ongoing: true))
+                }
+            }
+        }
         table[slot: result.slot] = state
     }
 
