@@ -73,7 +73,7 @@ public struct PeriodSection: Codable, Sendable, Equatable {
 
 /// The JSON object `darknetd analyze --format json` prints
 /// (docs/json-schema.md). Names are stable: add, never rename.
-public struct AnalysisReport: Codable, Sendable, Equatable {
+public struct AnalysisReport: Sendable, Equatable {
     public var version: String = SensorVersion.string
     public var period: PeriodSection
     public var packets: PacketsSection
@@ -90,10 +90,6 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
     public var series: SeriesSection
     public var estimates: EstimatesSection
 
-    enum CodingKeys: String, CodingKey {
-        case version, period, packets, capture, classes, fingerprints, sources, destinations, ports, countries, scans, backscatter, series, estimates
-        case topSources = "top_sources"
-    }
 
     public init(aggregator a: Aggregator, run: Pipeline.Run, live: Bool, topPorts: Int? = nil, topSources: Int = 100) {
         period = PeriodSection(firstNs: a.counters.firstTimestampNs, lastNs: a.counters.lastTimestampNs)
@@ -117,12 +113,92 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
     }
 
     /// Sorted keys, so the same input always prints the same bytes.
-    public func json(pretty: Bool = true) -> String {
+    public func json() -> String {
+        var out = ""
+        writeJSON { out += $0 }
+        return out
+    }
+
+    /// Writes the object member by member, keys sorted, long arrays one
+    /// element per line. Memory stays proportional to one element rather
+    /// than to the report: JSONEncoder's tree for 130,000 port rows alone
+    /// took over 200 MiB.
+    public func writeJSON(_ sink: (String) -> Void) {
+        var members: [(key: String, write: ((String) -> Void) -> Void)] = [
+            ("version", { $0(StreamingJSON.encode(version)) }),
+            ("period", { $0(StreamingJSON.encode(period)) }),
+            ("packets", { $0(StreamingJSON.encode(packets)) }),
+            ("capture", { $0(StreamingJSON.encode(capture)) }),
+            ("classes", { $0(StreamingJSON.encode(classes)) }),
+            ("fingerprints", { $0(StreamingJSON.encode(fingerprints)) }),
+            ("sources", { $0(StreamingJSON.encode(sources)) }),
+            ("destinations", { $0(StreamingJSON.encode(destinations)) }),
+            ("ports", { StreamingJSON.writeArray(ports, to: $0) }),
+            ("countries", { StreamingJSON.writeObject(countries.stripped, arrayKey: "rows", elements: countries.rows, to: $0) }),
+            ("top_sources", { StreamingJSON.writeArray(topSources, to: $0) }),
+            ("scans", { StreamingJSON.writeObject(scans.stripped, arrayKey: "episodes", elements: scans.episodes, to: $0) }),
+            ("backscatter", { StreamingJSON.writeObject(backscatter.stripped, arrayKey: "attacks", elements: backscatter.attacks, to: $0) }),
+            ("series", { StreamingJSON.writeObject(series.stripped, arrayKey: "buckets", elements: series.buckets, to: $0) }),
+            ("estimates", { $0(StreamingJSON.encode(estimates)) }),
+        ]
+        members += extraMembers.map { ($0.key, $0.write) }
+        members.sort { $0.key < $1.key }
+        sink("{\n")
+        for (i, member) in members.enumerated() {
+            sink("\"\(member.key)\": ")
+            member.write(sink)
+            sink(i == members.count - 1 ? "\n" : ",\n")
+        }
+        sink("}\n")
+    }
+
+    /// Members added by other stages (feed, correlation, alerts), written in key order.
+    public var extraMembers: [(key: String, write: @Sendable ((String) -> Void) -> Void)] = []
+
+    public static func == (a: AnalysisReport, b: AnalysisReport) -> Bool { a.json() == b.json() }
+}
+
+/// Compact, key-sorted JSON, one value at a time.
+public enum StreamingJSON {
+    static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
+        return encoder
+    }
+
+    public static func encode<T: Encodable>(_ value: T) -> String {
+        guard let data = try? encoder().encode(value) else { return "null" }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `[` then one element per line, then `]`.
+    public static func writeArray<T: Encodable>(_ elements: [T], to sink: (String) -> Void) {
+        let encoder = encoder()
+        if elements.isEmpty {
+            sink("[]")
+            return
+        }
+        sink("[\n")
+        for (i, element) in elements.enumerated() {
+            let data = (try? encoder.encode(element)) ?? Data("null".utf8)
+            sink(String(decoding: data, as: UTF8.self))
+            sink(i == elements.count - 1 ? "\n]" : ",\n")
+        }
+    }
+
+    /// An object whose member `arrayKey` is long: `stripped` is the object
+    /// with that array emptied; the elements are streamed where `[]` stands.
+    public static func writeObject<T: Encodable, E: Encodable>(_ stripped: T, arrayKey: String, elements: [E], to sink: (String) -> Void) {
+        let text = encode(stripped)
+        let marker = "\"\(arrayKey)\":[]"
+        guard let split = text.range(of: marker) else {
+            sink(text)
+            return
+        }
+        sink(String(text[..<split.lowerBound]) + "\"\(arrayKey)\":")
+        writeArray(elements, to: sink)
+        sink(String(text[split.upperBound...]))
     }
 }
 
@@ -200,6 +276,11 @@ public struct CountriesSection: Codable, Sendable, Equatable {
         }
     }
 }
+
+extension CountriesSection { var stripped: Self { var c = self; c.rows = []; return c } }
+extension ScansSection { var stripped: Self { var c = self; c.episodes = []; return c } }
+extension BackscatterSection { var stripped: Self { var c = self; c.attacks = []; return c } }
+extension SeriesSection { var stripped: Self { var c = self; c.buckets = []; return c } }
 
 public struct SourceRow: Codable, Sendable, Equatable {
     public var address: String

@@ -65,7 +65,13 @@ struct AnalyzeCommand: ParsableCommand {
         let run = Pipeline().run(source: source, consumer: &aggregator)
         aggregator.finish()
         let report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
-        print(format == .json ? report.json() : TextSummary.report(report))
+        if format == .json {
+            let out = OutputBuffer()
+            report.writeJSON { out.write($0) }
+            out.flush()
+        } else {
+            print(TextSummary.report(report))
+        }
         let failed = run.sources.filter { $0.error != nil }
         for source in failed { note("\(source.error!) (after \(source.packets) packets)") }
         if strict && !failed.isEmpty { throw ExitCode(2) }

@@ -90,7 +90,13 @@ struct CaptureCommand: ParsableCommand {
             })
         aggregator.finish()
         let report = AnalysisReport(aggregator: aggregator, run: run, live: true)
-        print(format == .json ? report.json() : TextSummary.report(report))
+        if format == .json {
+            let out = OutputBuffer()
+            report.writeJSON { out.write($0) }
+            out.flush()
+        } else {
+            print(TextSummary.report(report))
+        }
         if let error = run.sources.first?.error { throw fail(error) }
     }
 }

@@ -76,3 +76,18 @@ struct AggregationOptions: ParsableArguments {
         return config
     }
 }
+
+/// Buffered standard output for long reports (flushes every 64 KiB).
+final class OutputBuffer {
+    private var buffer = Data()
+
+    func write(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    func flush() {
+        FileHandle.standardOutput.write(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
