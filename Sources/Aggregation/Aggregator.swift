@@ -235,7 +235,7 @@ public struct Aggregator: Sendable {
             seriesDropped &+= 1
         }
         series.append(SeriesPoint(summary))
-        for i in windows.indices { windows[i].append(summary) }
+        for i in windows.indices { windows[i].append(summary, bucketLengthNs: buckets.lengthNs) }
         bucketCounters = PacketCounters()
         bucketClasses = ClassCounts()
         bucketSources.reset()
@@ -292,7 +292,15 @@ public struct RollingWindow: Sendable {
         capacity = max(1, buckets)
     }
 
-    mutating func append(_ s: BucketSummary) {
+    /// Adds the newest summary and drops what is no longer among the last
+    /// `capacity` buckets: by count, and, given the bucket length, by time --
+    /// buckets without packets produce no summary, so after a gap fewer than
+    /// `capacity` summaries may already reach further back than the window.
+    mutating func append(_ s: BucketSummary, bucketLengthNs: Int64 = 0) {
+        if bucketLengthNs > 0 {
+            let oldest = s.startNs &- Int64(capacity - 1) &* bucketLengthNs
+            summaries.removeAll { $0.startNs < oldest }
+        }
         if summaries.count == capacity { summaries.removeFirst() }
         summaries.append(s)
     }
