@@ -28,7 +28,7 @@ public struct AggregationConfig: Sendable, Equatable {
     public var bucketPorts: Int = 64
     /// Ports whose scan sources are ranked per bucket (alerts name the top contributors):
     /// UDP 53 (DNS), 123 (NTP), 1900 (SSDP), 11211 (memcached), 389 (CLDAP), 19 (chargen), 161 (SNMP).
-    public var watchedUDPPorts: [UInt16] = [53, 123, 1900, 11211, 389, 19, 161]
+    public var watchedUDPPorts: [UInt16] = Aggregator.defaultWatched
     /// Buckets kept in the series at most (oldest dropped first, and counted).
     public var maxSeriesBuckets: Int = 50_000
     /// Closed summaries queued for `takeClosedBuckets` (0: none; the live
@@ -254,6 +254,8 @@ public struct Aggregator: Sendable {
         }
     }
 
+    public static let defaultWatched: [UInt16] = [53, 123, 1900, 11211, 389, 19, 161]
+
     /// /24 for IPv4, /48 for IPv6.
     static func prefix(of a: IPAddress) -> IPAddress {
         a.isIPv4 ? IPAddress(ipv4: a.ipv4 & 0xFFFF_FF00) : IPAddress(high: a.high & 0xFFFF_FFFF_FFFF_0000, low: 0)
@@ -288,7 +290,7 @@ public struct Aggregator: Sendable {
             seriesDropped &+= 1
         }
         series.append(SeriesPoint(summary, topPorts: config.seriesTopPorts))
-        for i in windows.indices { windows[i].append(summary) }
+        for i in windows.indices { windows[i].append(summary, bucketLengthNs: buckets.lengthNs) }
         if config.closedBucketQueue > 0 {
             if closedBuckets.count >= config.closedBucketQueue { closedBuckets.removeFirst() }
             closedBuckets.append(summary)
@@ -332,8 +334,10 @@ public struct SeriesPoint: Sendable, Equatable {
     public var classes: ClassCounts
     public var sources: Double
     public var sourcesRelativeError: Double
-    /// The bucket's busiest ports (and watched ports), by descending packets.
-    public var ports: [PortBucketFigures]
+    /// The bucket's busiest ports (`seriesTopPorts` of them), by descending packets.
+    public var topPorts: [PortBucketFigures]
+    /// Watched amplifier ports with packets that are not among `topPorts`.
+    public var watchedPorts: [PortBucketFigures]
     public var portCount: Int
     public var countries: [CountryPackets]
 
@@ -342,13 +346,16 @@ public struct SeriesPoint: Sendable, Equatable {
         public var packets: UInt64
     }
 
-    init(_ s: BucketSummary, topPorts: Int) {
+    init(_ s: BucketSummary, topPorts limit: Int) {
         startNs = s.startNs
         counters = s.counters
         classes = s.classes
         sources = s.sources.estimate
         sourcesRelativeError = s.sources.relativeStandardError
-        ports = s.ports
+        topPorts = Array(s.ports.prefix(limit))
+        watchedPorts = s.ports.dropFirst(limit).filter {
+            $0.key.ipProtocol == IPProtocolNumber.udp && Aggregator.defaultWatched.contains($0.key.port)
+        }
         portCount = s.portCount
         countries = s.countries.map { CountryPackets(code: $0.code, packets: $0.packets) }
     }
@@ -363,7 +370,15 @@ public struct RollingWindow: Sendable {
         capacity = max(1, buckets)
     }
 
-    mutating func append(_ s: BucketSummary) {
+    /// Adds the newest summary and drops what is no longer among the last
+    /// `capacity` buckets: by count, and, given the bucket length, by time --
+    /// buckets without packets produce no summary, so after a gap fewer than
+    /// `capacity` summaries may already reach further back than the window.
+    mutating func append(_ s: BucketSummary, bucketLengthNs: Int64 = 0) {
+        if bucketLengthNs > 0 {
+            let oldest = s.startNs &- Int64(capacity - 1) &* bucketLengthNs
+            summaries.removeAll { $0.startNs < oldest }
+        }
         if summaries.count == capacity { summaries.removeFirst() }
         summaries.append(s)
     }

@@ -26,8 +26,6 @@ public struct ScanDetector: Sendable {
         var last: Int64 = 0
         var packets: UInt64 = 0
         var destinations: UInt32 = 0
-        /// Distinguishes successive episodes of one key in the pair table.
-        var generation: UInt32 = 0
         var fingerprint: ScannerFingerprint = .none
         /// Reported as newly qualified already.
         var announced = false
@@ -70,15 +68,17 @@ public struct ScanDetector: Sendable {
         var state = table[slot: result.slot]
         if !result.inserted && r.timestampNs - state.last > config.timeoutSeconds * 1_000_000_000 {
             close(key, state, ongoing: false)
-            let generation = state.generation &+ 1
             state = fresh
-            state.generation = generation
         }
         state.packets &+= 1
         if r.timestampNs > state.last { state.last = r.timestampNs }
         if fingerprint != .none { state.fingerprint = fingerprint }
-        let pair = hasher.hash(hasher.hash(r.source), UInt64(r.ipProtocol) << 48 | UInt64(port) << 32 | UInt64(state.generation),
-                               hasher.hash(r.destination))
+        // The episode's start time names the episode in the pair table, so a
+        // new episode of the same key (after a timeout, an expiry at a bucket
+        // boundary, or an eviction from this table) counts its destinations
+        // afresh instead of finding the previous episode's pairs.
+        let episode = hasher.hash(hasher.hash(r.source), UInt64(bitPattern: state.first))
+        let pair = hasher.hash(episode, UInt64(r.ipProtocol) << 16 | UInt64(port), hasher.hash(r.destination))
         if pairs.insert(pair) { state.destinations &+= 1 }
         if !state.announced && state.destinations >= config.minDestinations {
             let (ok, observed, internet) = qualifies(state)

@@ -46,13 +46,16 @@ public enum DurationText {
         return value * multiplier
     }
 
-    /// Parses a UTC offset `+09:00`, `-05:30`, `Z`, `+0900`.
+    /// Parses a UTC offset `+09:00`, `-05:30`, `+0900`, `+09`, `Z`.
     public static func utcOffset(_ text: String) -> Int64? {
-        if text == "Z" || text == "+00:00" || text == "0" { return 0 }
+        if text == "Z" || text == "0" { return 0 }
         let chars = Array(text)
         guard chars.count >= 3, chars[0] == "+" || chars[0] == "-" else { return nil }
-        let body = String(chars[1...].filter { $0 != ":" })
-        guard body.count == 4 || body.count == 2, body.allSatisfy(\.isNumber), let value = Int64(body) else { return nil }
+        var body = Array(chars[1...])
+        // The only colon allowed is the one between hours and minutes: ±HH:MM.
+        if body.count == 5 && body[2] == ":" { body.remove(at: 2) }
+        guard body.count == 4 || body.count == 2, body.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let value = Int64(String(body)) else { return nil }
         let hours = body.count == 4 ? value / 100 : value
         let minutes = body.count == 4 ? value % 100 : 0
         guard hours <= 14, minutes < 60 else { return nil }

@@ -447,7 +447,7 @@ public struct SeriesSection: Codable, Sendable, Equatable {
             Bucket(start: Timestamps.rfc3339(p.startNs), packets: p.counters.total, bytes: p.counters.bytes,
                    decoded: p.counters.decoded, tcp: p.counters.tcp, udp: p.counters.udp, icmp: p.counters.icmp,
                    icmpv6: p.counters.icmpv6, sources: UInt64(p.sources.rounded()), classes: p.classes,
-                   ports: p.ports.prefix(a.config.seriesTopPorts).map {
+                   ports: p.topPorts.map {
                        Bucket.Port(proto: ProtocolName.name($0.key.ipProtocol), port: $0.key.port, packets: $0.packets)
                    },
                    portCount: p.portCount)
