@@ -18,6 +18,21 @@ public struct AlignedPair: Sendable, Equatable, Codable {
         self.feed = feed
     }
 
+    enum CodingKeys: String, CodingKey { case starts, sensor, feed }
+
+    /// Decoding checks the lengths the memberwise initializer requires.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let starts = try c.decode([Int64].self, forKey: .starts)
+        let sensor = try c.decode([Double].self, forKey: .sensor)
+        let feed = try c.decode([Double].self, forKey: .feed)
+        guard starts.count == sensor.count, sensor.count == feed.count else {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath,
+                debugDescription: "starts, sensor and feed must have equal lengths"))
+        }
+        self.init(starts: starts, sensor: sensor, feed: feed)
+    }
+
     public var count: Int { starts.count }
     public var isEmpty: Bool { starts.isEmpty }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Correlation
 
@@ -46,5 +47,13 @@ import Testing
             try Alignment.align(sensor: [:], feed: [:], bucketWidthNs: 1, first: 0, count: -1)
         }
         #expect((try? Alignment.align(sensor: [:], feed: [:], bucketWidthNs: 1))?.isEmpty == true)
+    }
+
+    @Test func codableRoundTripAndLengthCheck() throws {
+        let pair = AlignedPair(starts: [0, 10], sensor: [1, 2], feed: [3, 4])
+        let data = try JSONEncoder().encode(pair)
+        #expect(try JSONDecoder().decode(AlignedPair.self, from: data) == pair)
+        let bad = Data(#"{"starts":[0,10],"sensor":[1],"feed":[3,4]}"#.utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(AlignedPair.self, from: bad) }
     }
 }
