@@ -36,6 +36,9 @@ let package = Package(
         .target(name: "GeoIP", dependencies: ["CMaxMindDB", "Decoding"]),
         // Packet builders and pcap/pcapng writers: test fixtures, demo and benchmark captures.
         .target(name: "Synth", dependencies: ["Decoding"]),
+        // Pure math comparing the sensor's per-bucket series with an external feed's:
+        // alignment, Pearson/Spearman with p-values, lagged correlation, overlap, locality.
+        .target(name: "Correlation"),
         // Pipeline wiring and reports shared by the executables.
         .target(name: "Service", dependencies: ["Capture", "Decoding", "Ring", "Aggregation"]),
         .executableTarget(
@@ -58,6 +61,7 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
+        .testTarget(name: "CorrelationTests", dependencies: ["Correlation"]),
     ],
     swiftLanguageModes: [.v6]
 )
