@@ -28,6 +28,9 @@ public struct FeedLineError: Error, Sendable, Equatable, CustomStringConvertible
         case missingHeader = "missing-header"
         /// Sensor export: unknown line `type`, or a header of another format/version.
         case unsupported = "unsupported"
+        /// A follower started on an empty file with format detection, and this
+        /// line did not reveal the format (detection is retried on the next line).
+        case undetectedFormat = "undetected-format"
 
         public static func < (a: Reason, b: Reason) -> Bool { a.rawValue < b.rawValue }
     }
