@@ -99,13 +99,14 @@ public enum FeedFormat: String, Sendable, CaseIterable, Equatable {
         }.prefix(sniffLines))
     }
 
+    /// A file is binary when its first lines hold a NUL byte, or when its
+    /// first content line holds control bytes or is not UTF-8. (A later bad
+    /// line in a text feed is only a bad line, counted when it is read.)
     static func binaryReason(_ lines: [Substring]) -> String? {
-        for line in lines where line.utf8.contains(where: { $0 == 0 || ($0 < 0x20 && $0 != 0x09) }) {
-            return "binary data (control bytes) in its first lines"
-        }
-        for line in lines where line.contains("\u{FFFD}") {
-            return "binary data (not UTF-8) in its first lines"
-        }
+        if lines.contains(where: { $0.utf8.contains(0) }) { return "binary data (NUL bytes) in its first lines" }
+        guard let first = lines.first else { return nil }
+        if first.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 }) { return "binary data (control bytes) in its first line" }
+        if first.contains("\u{FFFD}") { return "binary data (not UTF-8) in its first line" }
         return nil
     }
 

@@ -296,13 +296,14 @@ public final class FeedReader {
         let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard got >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         head.removeSubrange(got...)
-        var text = String(decoding: head, as: UTF8.self)
-        if got == head.count, let lastNewline = text.lastIndex(of: "\n") {
+        if got == head.count, let lastNewline = head.lastIndex(of: 0x0A) {
             // Drop a line cut off by the 64 KiB window.
-            text = String(text[..<lastNewline])
+            head.removeSubrange(lastNewline...)
         }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.hasSuffix("\r") ? line.dropLast() : line
+        // Split on bytes: as Characters, "\r\n" is one grapheme and would not split on "\n".
+        return head.split(separator: 0x0A, omittingEmptySubsequences: false).map { bytes in
+            let line = bytes.last == 0x0D ? bytes.dropLast() : bytes
+            return String(decoding: line, as: UTF8.self)[...]
         }
     }
 
