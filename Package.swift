@@ -41,6 +41,9 @@ let package = Package(
         .target(name: "Correlation"),
         // Pipeline wiring and reports shared by the executables.
         .target(name: "Service", dependencies: ["Capture", "Decoding", "Ring", "Aggregation"]),
+        // External observation feeds (NORSE IPViking, CSV, another sensor's export, Cowrie):
+        // line parsers, a tail -F follower, and per-bucket feed series for correlation.
+        .target(name: "Feed", dependencies: ["Decoding", "GeoIP", "Aggregation"]),
         .executableTarget(
             name: "darknetd",
             dependencies: [
@@ -62,6 +65,7 @@ let package = Package(
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation"]),
+        .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation"]),
     ],
     swiftLanguageModes: [.v6]
 )
