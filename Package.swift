@@ -40,7 +40,7 @@ let package = Package(
         // alignment, Pearson/Spearman with p-values, lagged correlation, overlap, locality.
         .target(name: "Correlation"),
         // Pipeline wiring and reports shared by the executables.
-        .target(name: "Service", dependencies: ["Capture", "Decoding", "Ring", "Aggregation"]),
+        .target(name: "Service", dependencies: ["Capture", "Decoding", "Ring", "Aggregation", "Feed", "Correlation", "GeoIP"]),
         // External observation feeds (NORSE IPViking, CSV, another sensor's export, Cowrie):
         // line parsers, a tail -F follower, and per-bucket feed series for correlation.
         .target(name: "Feed", dependencies: ["Decoding", "GeoIP", "Aggregation"]),

@@ -31,6 +31,10 @@ public struct AggregationConfig: Sendable, Equatable {
     public var watchedUDPPorts: [UInt16] = Aggregator.defaultWatched
     /// Buckets kept in the series at most (oldest dropped first, and counted).
     public var maxSeriesBuckets: Int = 50_000
+    /// Keep the exact set of source addresses up to this many (0: off). Used
+    /// to compare sources with a feed exactly; past the cap the comparison
+    /// falls back to HyperLogLog estimates with bounds.
+    public var exactSourceCap: Int = 0
     /// Closed summaries queued for `takeClosedBuckets` (0: none; the live
     /// daemon sets this; the oldest are dropped past it).
     public var closedBucketQueue: Int = 0
@@ -127,6 +131,9 @@ public struct Aggregator: Sendable {
     public private(set) var sourceDetails: BoundedTable<IPAddress, SourceDetail>
     public private(set) var distinctSources = HyperLogLog(precision: 14)
     public private(set) var distinctDestinations = HyperLogLog(precision: 14)
+    /// Every source address while fewer than `exactSourceCap` (see `exactSourcesComplete`).
+    public private(set) var exactSources: Set<IPAddress> = []
+    public private(set) var exactSourcesComplete = true
     public private(set) var scans: ScanDetector
     public private(set) var backscatter: BackscatterDetector
 
@@ -197,6 +204,13 @@ public struct Aggregator: Sendable {
         let sourceHash = hasher.hash(source)
         let destinationHash = hasher.hash(r.destination)
         distinctSources.insert(hash: sourceHash)
+        if config.exactSourceCap > 0 && exactSourcesComplete {
+            if exactSources.count < config.exactSourceCap {
+                exactSources.insert(source)
+            } else if !exactSources.contains(source) {
+                exactSourcesComplete = false
+            }
+        }
         bucketSources.insert(hash: sourceHash)
         distinctDestinations.insert(hash: destinationHash)
         topSources.add(source)

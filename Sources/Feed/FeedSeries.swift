@@ -30,6 +30,9 @@ public struct DistinctAddresses: Sendable {
         exact.insert(address)
     }
 
+    /// The sketch of every address seen (for union estimates with another side's sketch).
+    public var hyperLogLog: HyperLogLog { sketch }
+
     /// The exact count while exact, else the HyperLogLog estimate.
     public var count: Double {
         isExact ? Double(exact.count) : sketch.estimate

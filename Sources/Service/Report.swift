@@ -592,6 +592,41 @@ public enum TextSummary {
         return lines.joined(separator: "\n")
     }
 
+    /// The feed comparison for `--format text`.
+    public static func comparison(_ c: FeedComparison) -> String {
+        var lines: [String] = [""]
+        let status = c.feed.status
+        lines.append("feed        \(status.path) [\(status.format ?? "?")] \(c.feed.events) events, \(status.lines) lines, \(status.skippedTotal) skipped, ~\(c.feed.sources) sources")
+        lines.append("")
+        lines.append(pad("bucket", 32) + pad("sensor packets", 16) + "feed events")
+        for b in c.comparison.buckets.prefix(60) {
+            lines.append(pad(b.start, 32) + pad("\(b.sensorPackets)", 16) + "\(b.feedEvents)")
+        }
+        if c.comparison.buckets.count > 60 { lines.append("(\(c.comparison.buckets.count - 60) more buckets)") }
+        lines.append("")
+        lines.append(pad("series", 16) + pad("pearson", 10) + pad("spearman", 10) + pad("p", 12) + pad("buckets", 9) + "best lag (r)")
+        func f(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "-" }
+        func g(_ v: Double?) -> String { v.map { String(format: "%.2g", $0) } ?? "-" }
+        for s in c.correlation {
+            lines.append(pad(s.series, 16) + pad(f(s.pearson), 10) + pad(f(s.spearman), 10) + pad(g(s.pValuePearson), 12)
+                         + pad("\(s.buckets)", 9) + (s.bestLagBuckets.map { "\($0) (\(f(s.bestLagPearson)))" } ?? "-"))
+        }
+        let o = c.overlap
+        lines.append("")
+        lines.append(String(format: "overlap     sources: shared %.0f, sensor-only %.0f, feed-only %.0f%@", o.sources.shared, o.sources.sensorOnly,
+                            o.sources.feedOnly, o.sources.exact ? " (exact)" : " (estimated)"))
+        lines.append("            ports: shared \(o.ports.shared), sensor-only \(o.ports.sensorOnly), feed-only \(o.ports.feedOnly)")
+        lines.append("            countries: shared \(o.countries.shared), sensor-only \(o.countries.sensorOnly), feed-only \(o.countries.feedOnly)")
+        let l = c.locality
+        lines.append("locality    feed-only ports: \(l.feedOnlyPorts.prefix(10).map(String.init).joined(separator: " "))")
+        lines.append("            feed-only target countries: \(l.feedOnlyTargetCountries.joined(separator: " "))")
+        lines.append("            sources targeting one country: \(l.singleTargetSourceCount)")
+        for s in l.singleTargetSources.prefix(10) {
+            lines.append("              \(s.address) -> \(s.country) (\(s.events) events)" + (s.seenBySensor == false ? ", never seen by the sensor" : ""))
+        }
+        return lines.joined(separator: "\n")
+    }
+
     static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
     }

@@ -2,6 +2,8 @@ import Aggregation
 import ArgumentParser
 import Capture
 import Foundation
+import Feed
+import GeoIP
 import Service
 import Synth
 
@@ -28,10 +30,25 @@ struct AnalyzeCommand: ParsableCommand {
 
     @OptionGroup var aggregation: AggregationOptions
 
+    @Option(name: .long, help: "External feed to compare with (NORSE IPViking JSON lines, CSV, another sensor's export, Cowrie).")
+    var feed: String?
+
+    @Option(name: .long, help: "Feed format: auto, norse, csv, sensor or cowrie.")
+    var feedFormat: String = "auto"
+
+    @Option(name: .long, help: "Lagged correlation over -N...+N buckets.")
+    var maxLag: Int = 3
+
+    @Option(name: .long, help: "ISO country of the darknet itself (the target country for locality), e.g. JP.")
+    var sensorCountry: String?
+
     func validate() throws {
         if pcap.isEmpty && !demo { throw ValidationError("give at least one capture with --pcap FILE, or --demo") }
         if !pcap.isEmpty && demo { throw ValidationError("--demo replaces --pcap; give one or the other") }
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
+        if maxLag < 0 || maxLag > 1000 { throw ValidationError("--max-lag must be within 0...1000") }
+        if let sensorCountry, CountryCode(sensorCountry) == nil { throw ValidationError("--sensor-country: expected a 2-letter ISO code such as JP") }
+        if feed == nil && feedFormat != "auto" { throw ValidationError("--feed-format needs --feed") }
     }
 
     func run() throws {
@@ -61,10 +78,36 @@ struct AnalyzeCommand: ParsableCommand {
         } catch {
             throw fail(error.description)
         }
-        var aggregator = Aggregator(config: aggregation.config(), geoip: try aggregation.openGeoIP())
+        var config = aggregation.config()
+        var feedInput: (events: [FeedEvent], status: FeedStatus)?
+        if let feed {
+            do {
+                let format = try FeedFormat.named(feedFormat)
+                feedInput = try FeedReader.readAll(path: feed, format: format)
+            } catch {
+                throw fail(error.description)
+            }
+            config.exactSourceCap = 1_000_000
+            config.seriesTopPorts = max(config.seriesTopPorts, config.bucketPorts)
+        }
+        var aggregator = Aggregator(config: config, geoip: try aggregation.openGeoIP())
         let run = Pipeline().run(source: source, consumer: &aggregator)
         aggregator.finish()
-        let report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
+        var report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
+        if let feedInput {
+            var series = FeedSeries(timeBuckets: aggregator.buckets, hasher: config.hashSeed)
+            series.add(feedInput.events)
+            var options = FeedComparison.Options()
+            options.maxLag = maxLag
+            options.sensorCountry = sensorCountry.flatMap { CountryCode($0) } ?? .unknown
+            if let top { options.topPorts = top; options.topCountries = top }
+            let comparison = FeedComparison(aggregator: aggregator, feed: series, status: feedInput.status, options: options)
+            comparison.addMembers(to: &report)
+            if feedInput.status.skippedTotal > 0 {
+                note("feed: skipped \(feedInput.status.skippedTotal) bad lines of \(feedInput.status.lines) (see feed.status in --format json)")
+            }
+            if format == .text { print(TextSummary.comparison(comparison)) }
+        }
         if format == .json {
             let out = OutputBuffer()
             report.writeJSON { out.write($0) }
