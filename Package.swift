@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML configuration (Node API, for line numbers in errors). Service only.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // libpcap headers, found by pkg-config. Only Capture imports it.
@@ -36,8 +38,14 @@ let package = Package(
         .target(name: "GeoIP", dependencies: ["CMaxMindDB", "Decoding"]),
         // Packet builders and pcap/pcapng writers: test fixtures, demo and benchmark captures.
         .target(name: "Synth", dependencies: ["Decoding"]),
-        // Pipeline wiring and reports shared by the executables.
-        .target(name: "Service", dependencies: ["Capture", "Decoding", "Ring", "Aggregation"]),
+        // Pipeline wiring, reports, configuration, state snapshots.
+        .target(
+            name: "Service",
+            dependencies: [
+                "Capture", "Decoding", "Ring", "Aggregation",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "darknetd",
             dependencies: [
@@ -58,6 +66,7 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Capture"]),
     ],
     swiftLanguageModes: [.v6]
 )
