@@ -73,24 +73,24 @@ public enum ConfigurationLoader {
     }
 
     public static func load(file path: String) throws(ConfigurationError) -> SensorConfiguration {
+        func failure(_ message: String) -> ConfigurationError {
+            ConfigurationError(source: path, issues: [ConfigurationIssue(keyPath: "", line: nil, column: nil, message: message)])
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw failure("is a directory, not a configuration file")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw failure("cannot read: \(String(cString: strerror(errno)))")
+        }
+        defer { try? handle.close() }
         let data: Data
         do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            if let size = attributes[.size] as? NSNumber, size.intValue > maxFileBytes {
-                throw ConfigurationError(source: path, issues: [
-                    ConfigurationIssue(keyPath: "", line: nil, column: nil,
-                                       message: "file is larger than \(maxFileBytes) bytes"),
-                ])
-            }
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch let error as ConfigurationError {
-            throw error
+            data = try handle.read(upToCount: maxFileBytes + 1) ?? Data()
         } catch {
-            let reason = (error as NSError).localizedDescription
-            throw ConfigurationError(source: path, issues: [
-                ConfigurationIssue(keyPath: "", line: nil, column: nil, message: "cannot read: \(reason)"),
-            ])
+            throw failure("cannot read: \((error as NSError).localizedDescription)")
         }
+        guard data.count <= maxFileBytes else { throw failure("file is larger than \(maxFileBytes) bytes") }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError(source: path, issues: [
                 ConfigurationIssue(keyPath: "", line: nil, column: nil, message: "not UTF-8 text"),
