@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // YAML configuration (Node API, for line numbers in errors). Service only.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // libpcap headers, found by pkg-config. Only Capture imports it.
@@ -39,11 +41,17 @@ let package = Package(
         // Pure math comparing the sensor's per-bucket series with an external feed's:
         // alignment, Pearson/Spearman with p-values, lagged correlation, overlap, locality.
         .target(name: "Correlation"),
-        // Pipeline wiring and reports shared by the executables.
-        .target(name: "Service", dependencies: ["Capture", "Decoding", "Ring", "Aggregation", "Feed", "Correlation", "GeoIP"]),
         // External observation feeds (NORSE IPViking, CSV, another sensor's export, Cowrie):
         // line parsers, a tail -F follower, and per-bucket feed series for correlation.
         .target(name: "Feed", dependencies: ["Decoding", "GeoIP", "Aggregation"]),
+        // Pipeline wiring, reports, feed comparison, configuration, state snapshots.
+        .target(
+            name: "Service",
+            dependencies: [
+                "Capture", "Decoding", "Ring", "Aggregation", "Feed", "Correlation", "GeoIP",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "darknetd",
             dependencies: [
@@ -66,6 +74,7 @@ let package = Package(
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation"]),
         .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Capture"]),
     ],
     swiftLanguageModes: [.v6]
 )
