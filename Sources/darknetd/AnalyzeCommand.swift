@@ -93,6 +93,7 @@ struct AnalyzeCommand: ParsableCommand {
         var aggregator = Aggregator(config: config, geoip: try aggregation.openGeoIP())
         let run = Pipeline().run(source: source, consumer: &aggregator)
         aggregator.finish()
+        var comparisonText: String?
         var report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
         if let feedInput {
             var series = FeedSeries(timeBuckets: aggregator.buckets, hasher: config.hashSeed)
@@ -106,7 +107,7 @@ struct AnalyzeCommand: ParsableCommand {
             if feedInput.status.skippedTotal > 0 {
                 note("feed: skipped \(feedInput.status.skippedTotal) bad lines of \(feedInput.status.lines) (see feed.status in --format json)")
             }
-            if format == .text { print(TextSummary.comparison(comparison)) }
+            comparisonText = TextSummary.comparison(comparison)
         }
         if format == .json {
             let out = OutputBuffer()
@@ -114,6 +115,7 @@ struct AnalyzeCommand: ParsableCommand {
             out.flush()
         } else {
             print(TextSummary.report(report))
+            if let comparisonText { print(comparisonText) }
         }
         let failed = run.sources.filter { $0.error != nil }
         for source in failed { note("\(source.error!) (after \(source.packets) packets)") }
