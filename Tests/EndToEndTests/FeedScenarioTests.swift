@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// Ground truth made by the test: a capture with background scanning and a
+/// UDP/53 surge at a known time, and a feed correlated with it by construction.
+@Suite struct FeedScenarioTests {
+    static let start = 1_704_067_200  // 2024-01-01T00:00:00Z, the generator's default start
+
+    func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    /// Textbook Pearson, written apart from the Correlation module.
+    func pearson(_ x: [Double], _ y: [Double]) -> Double {
+        let n = Double(x.count)
+        let mx = x.reduce(0, +) / n, my = y.reduce(0, +) / n
+        var sxy = 0.0, sxx = 0.0, syy = 0.0
+        for i in x.indices {
+            sxy += (x[i] - mx) * (y[i] - my)
+            sxx += (x[i] - mx) * (x[i] - mx)
+            syy += (y[i] - my) * (y[i] - my)
+        }
+        return sxy / (sxx * syy).squareRoot()
+    }
+
+    func rfc3339(_ seconds: Int) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+
+    @Test func correlatedFeedGivesTheCoefficientsAndTheLag() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-feed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 60 s buckets; background 40 packets/s for 30 minutes; UDP/53 surge 600-900 s.
+        let capture = dir.appendingPathComponent("surge.pcap").path
+        let generated = try Subprocess.run(Executables.darknetd, ["generate", "--out", capture, "--packets", "90000",
+                                                                  "--rate", "40", "--surge", "600:900:200", "--seed", "11"])
+        #expect(generated.status == 0, "\(generated.output)")
+
+        // The feed: per minute, 10 events to port 23, plus events to port 53 that follow the
+        // sensor's surge two minutes LATER (the sensor leads: best lag -2).
+        var lines = ["timestamp,src_ip,dport,country,target_country"]
+        for minute in 0..<32 {
+            let dns = (12...16).contains(minute) ? 300 : 5  // surge minutes 10..14 shifted by +2
+            for i in 0..<(10 + dns) {
+                let port = i < 10 ? 23 : 53
+                lines.append("\(rfc3339(Self.start + minute * 60 + i % 60)),192.0.2.\(i % 250 + 1),\(port),CN,JP")
+            }
+        }
+        lines.append("{not,a,valid,line")
+        let feed = dir.appendingPathComponent("feed.csv")
+        try (lines.joined(separator: "\r\n") + "\r\n").write(to: feed, atomically: true, encoding: .utf8)
+
+        let run = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--format", "json",
+                                                       "--max-lag", "4", "--sensor-country", "JP"])
+        #expect(run.waitForExit(timeout: .seconds(120)) == 0, "\(run.standardError)")
+        let report = try json(run.standardOutput)
+
+        let feedSection = try #require(report["feed"] as? [String: Any])
+        let status = try #require(feedSection["status"] as? [String: Any])
+        #expect(feedSection["events"] as? Int == lines.count - 2)
+        let skipped = try #require(status["skipped"] as? [String: Int])
+        #expect(skipped.values.reduce(0, +) == 1)
+
+        let comparison = try #require(report["comparison"] as? [String: Any])
+        let buckets = try #require(comparison["buckets"] as? [[String: Any]])
+        let sensor = buckets.map { Double($0["sensor_packets"] as? Int ?? -1) }
+        let feedCounts = buckets.map { Double($0["feed_events"] as? Int ?? -1) }
+        #expect(buckets.count >= 30)
+
+        let correlation = try #require(report["correlation"] as? [[String: Any]])
+        let total = try #require(correlation.first { $0["series"] as? String == "total" })
+        let reported = try #require(total["pearson"] as? Double)
+        #expect(abs(reported - pearson(sensor, feedCounts)) < 1e-9)
+        #expect(total["buckets"] as? Int == buckets.count)
+        // The feed trails the sensor by two buckets.
+        #expect(total["best_lag_buckets"] as? Int == -2)
+        #expect((total["best_lag_pearson"] as? Double ?? 0) > 0.9)
+
+        let port53 = try #require(correlation.first { $0["series"] as? String == "port/53" })
+        #expect(port53["best_lag_buckets"] as? Int == -2)
+
+        let locality = try #require(report["locality"] as? [String: Any])
+        #expect(locality["sensor_country"] as? String == "JP")
+        #expect((locality["feed_only_target_countries"] as? [String]) == [])
+    }
+}
