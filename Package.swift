@@ -36,6 +36,9 @@ let package = Package(
         .target(name: "GeoIP", dependencies: ["CMaxMindDB", "Decoding"]),
         // Packet builders and pcap/pcapng writers: test fixtures, demo and benchmark captures.
         .target(name: "Synth", dependencies: ["Decoding"]),
+        // Alert rules, baselines, dedup/rate limiting and sinks (syslog, JSON lines).
+        // Deliberately independent of Aggregation: its inputs are its own neutral values.
+        .target(name: "Alerts", dependencies: ["Decoding"]),
         // Pipeline wiring and reports shared by the executables.
         .target(name: "Service", dependencies: ["Capture", "Decoding", "Ring", "Aggregation"]),
         .executableTarget(
@@ -58,6 +61,7 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding"]),
     ],
     swiftLanguageModes: [.v6]
 )
