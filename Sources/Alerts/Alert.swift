@@ -182,7 +182,7 @@ public struct Alert: Sendable, Equatable, Codable {
 
     /// "udp/53" style key of a (protocol, port).
     public static func portKey(_ ipProtocol: UInt8, _ port: UInt16) -> String {
-        "\(IPProtocolNumber.name(ipProtocol))/\(port)"
+        "\(ProtocolName.name(ipProtocol))/\(port)"
     }
 
     enum CodingKeys: String, CodingKey {
@@ -201,7 +201,7 @@ public struct Alert: Sendable, Equatable, Codable {
         try c.encode(RFC3339.format(timeNs), forKey: .time)
         try c.encode(timeNs, forKey: .timeNs)
         try c.encode(key, forKey: .key)
-        if let p = ipProtocol { try c.encode(IPProtocolNumber.name(p), forKey: .proto) } else { try c.encodeNil(forKey: .proto) }
+        if let p = ipProtocol { try c.encode(ProtocolName.name(p), forKey: .proto) } else { try c.encodeNil(forKey: .proto) }
         if let p = port { try c.encode(p, forKey: .port) } else { try c.encodeNil(forKey: .port) }
         if let a = address { try c.encode(a.description, forKey: .address) } else { try c.encodeNil(forKey: .address) }
         try c.encode(metric, forKey: .metric)
@@ -235,7 +235,7 @@ public struct Alert: Sendable, Equatable, Codable {
         }
         key = try c.decode(String.self, forKey: .key)
         if let name = try c.decodeIfPresent(String.self, forKey: .proto) {
-            guard let n = IPProtocolNumber.number(name) else {
+            guard let n = ProtocolName.number(name) else {
                 throw DecodingError.dataCorruptedError(forKey: .proto, in: c, debugDescription: "bad proto")
             }
             ipProtocol = n

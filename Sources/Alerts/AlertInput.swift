@@ -4,20 +4,16 @@ import Decoding
 // adapts the aggregator's closed-bucket summaries and detector reports to these values, so
 // the rules can be tested (and replayed) on their own.
 
-/// IP protocol numbers the alerts name (`proto` in alerts, syslog and JSON).
-public enum IPProtocolNumber {
-    public static let icmp: UInt8 = 1
-    public static let tcp: UInt8 = 6
-    public static let udp: UInt8 = 17
-    public static let icmpv6: UInt8 = 58
-
+/// Names of IP protocols in alerts, syslog and JSON (`proto`). The numbers are Decoding's
+/// `IPProtocolNumber`.
+public enum ProtocolName {
     /// "udp", "tcp", "icmp", "icmpv6", or the decimal number for anything else.
     public static func name(_ number: UInt8) -> String {
         switch number {
-        case icmp: "icmp"
-        case tcp: "tcp"
-        case udp: "udp"
-        case icmpv6: "icmpv6"
+        case IPProtocolNumber.icmp: "icmp"
+        case IPProtocolNumber.tcp: "tcp"
+        case IPProtocolNumber.udp: "udp"
+        case IPProtocolNumber.icmpv6: "icmpv6"
         default: String(number)
         }
     }
@@ -25,10 +21,10 @@ public enum IPProtocolNumber {
     /// Inverse of `name(_:)`.
     public static func number(_ name: String) -> UInt8? {
         switch name {
-        case "icmp": icmp
-        case "tcp": tcp
-        case "udp": udp
-        case "icmpv6": icmpv6
+        case "icmp": IPProtocolNumber.icmp
+        case "tcp": IPProtocolNumber.tcp
+        case "udp": IPProtocolNumber.udp
+        case "icmpv6": IPProtocolNumber.icmpv6
         default: UInt8(name)
         }
     }

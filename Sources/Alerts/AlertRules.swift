@@ -321,7 +321,7 @@ public struct SurgeRules: Sendable {
 
     /// "UDP/53 (DNS)", "TCP/23".
     public static func portLabel(_ ipProtocol: UInt8, _ port: UInt16) -> String {
-        let base = "\(IPProtocolNumber.name(ipProtocol).uppercased())/\(port)"
+        let base = "\(ProtocolName.name(ipProtocol).uppercased())/\(port)"
         guard ipProtocol == IPProtocolNumber.udp else { return base }
         let service: String? = switch port {
         case 53: "DNS"
@@ -430,7 +430,7 @@ public struct EventRules: Sendable {
         return Alert(
             rule: .backscatterDoS, severity: backscatter.severity, timeNs: e.startNs, key: e.victim.description,
             ipProtocol: e.ipProtocol, address: e.victim, metric: "estimated_attack_pps", observed: rate,
-            message: "DoS victim \(e.victim) (\(IPProtocolNumber.name(e.ipProtocol))): \(e.packets) backscatter packets,"
+            message: "DoS victim \(e.victim) (\(ProtocolName.name(e.ipProtocol))): \(e.packets) backscatter packets,"
                 + " peak \(AlertNumber.format(e.peakRate)) pps at the darknet,"
                 + " estimated attack \(AlertNumber.format(rate)) pps")
     }

@@ -72,10 +72,12 @@ public enum SyslogFormat {
             let head = Array(" \(name)=\"".utf8)
             guard room >= head.count + 1 else { break }
             out += head
+            let budget = room - head.count - 1
             let complete = appendEscaped(Array(value.utf8), mode: .parameter,
-                                         limit: min(maxParamValueBytes, room - head.count - 1), into: &out)
+                                         limit: min(max(0, maxParamValueBytes), budget), into: &out)
             out.append(0x22)
-            if !complete { break }
+            // Cut by the per-value bound: go on; cut by the message bound: nothing else fits.
+            if !complete && budget <= maxParamValueBytes { break }
         }
         out.append(0x5D)
 
@@ -90,7 +92,7 @@ public enum SyslogFormat {
     /// SD parameters in order: rule, proto, port, observed, baseline, severity, then the rest.
     public static func parameters(_ a: Alert) -> [(String, String)] {
         var p: [(String, String)] = [("rule", a.rule.rawValue)]
-        if let proto = a.ipProtocol { p.append(("proto", IPProtocolNumber.name(proto))) }
+        if let proto = a.ipProtocol { p.append(("proto", ProtocolName.name(proto))) }
         if let port = a.port { p.append(("port", String(port))) }
         p.append(("observed", AlertNumber.format(a.observed)))
         p.append(("baseline", AlertNumber.format(a.baseline)))
