@@ -241,6 +241,24 @@ func unescape(_ raw: [UInt8]) -> [UInt8] {
         #expect(n > 0)
     }
 
+    @Test func aFullReceiverDropsAndCountsInsteadOfBlocking() throws {
+        let listener = try DatagramListener()
+        let writer = SyslogWriter(config: SyslogConfig(path: listener.path, hostname: "h"))
+        var sent = 0
+        while writer.send(sampleAlert()) {
+            sent += 1
+            if sent > 1_000_000 { break }
+        }
+        #expect(sent > 0 && sent < 1_000_000)
+        let c = writer.counters
+        #expect(c.failed == 1 && c.sendErrors == 1)
+        #expect(c.lastErrno == EAGAIN || c.lastErrno == ENOBUFS)
+        // Drained, the same socket delivers again (a full buffer does not drop the socket).
+        while listener.receive() != nil {}
+        #expect(writer.send(sampleAlert()))
+        #expect(writer.counters.reopens == 0)
+    }
+
     @Test func aPathTooLongForSockaddrIsCounted() {
         let writer = SyslogWriter(config: SyslogConfig(path: "/tmp/" + String(repeating: "x", count: 200)))
         #expect(!writer.send(sampleAlert()))
