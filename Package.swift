@@ -38,6 +38,9 @@ let package = Package(
         .target(name: "GeoIP", dependencies: ["CMaxMindDB", "Decoding"]),
         // Packet builders and pcap/pcapng writers: test fixtures, demo and benchmark captures.
         .target(name: "Synth", dependencies: ["Decoding"]),
+        // Alert rules, baselines, dedup/rate limiting and sinks (syslog, JSON lines).
+        // Deliberately independent of Aggregation: its inputs are its own neutral values.
+        .target(name: "Alerts", dependencies: ["Decoding"]),
         // Pure math comparing the sensor's per-bucket series with an external feed's:
         // alignment, Pearson/Spearman with p-values, lagged correlation, overlap, locality.
         .target(name: "Correlation"),
@@ -48,7 +51,7 @@ let package = Package(
         .target(
             name: "Service",
             dependencies: [
-                "Capture", "Decoding", "Ring", "Aggregation", "Feed", "Correlation", "GeoIP",
+                "Capture", "Decoding", "Ring", "Aggregation", "Feed", "Correlation", "GeoIP", "Alerts",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -75,6 +78,7 @@ let package = Package(
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation"]),
         .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Capture"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,490 @@
+import Decoding
+
+// Rules turning observations into candidate alerts. Candidates then pass an `AlertGate`
+// (dedup, rate limit) per sink. Thresholds and defaults are documented in docs/alerts.md.
+
+extension KeyedDecodingContainer {
+    /// Decodes `key` when present, else `fallback`: configs may give only what they change.
+    func value<T: Decodable>(_ key: Key, or fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+}
+
+/// Floor division of a time by a bucket length (both ns): the bucket index.
+@inline(__always)
+func bucketIndex(_ ns: Int64, _ lengthNs: Int64) -> Int64 {
+    let q = ns / lengthNs
+    return (ns % lengthNs != 0 && ns < 0) ? q - 1 : q
+}
+
+// MARK: - Surge rules (dns-open-resolver-surge, reflection-scan-surge, port-surge)
+
+/// Thresholds of one surge rule. A bucket surges when BOTH its scan packets and its distinct
+/// sources are warm and surge: `value > mean + k·max(deviation, minDeviation)`,
+/// `value ≥ minRatio × mean`, and `value ≥ minPackets` (resp. `minSources`).
+public struct SurgeRuleConfig: Sendable, Equatable, Codable {
+    public var k: Double
+    public var minRatio: Double
+    public var minPackets: UInt64
+    public var minSources: UInt64
+    public var warmUpBuckets: Int
+    public var alpha: Double
+    public var minDeviation: Double
+    public var severity: Severity
+
+    public init(k: Double = 4, minRatio: Double = 3, minPackets: UInt64 = 50, minSources: UInt64 = 10,
+                warmUpBuckets: Int = 10, alpha: Double = 0.1, minDeviation: Double = 1,
+                severity: Severity = .warning) {
+        self.k = k
+        self.minRatio = minRatio
+        self.minPackets = minPackets
+        self.minSources = minSources
+        self.warmUpBuckets = warmUpBuckets
+        self.alpha = alpha
+        self.minDeviation = minDeviation
+        self.severity = severity
+    }
+
+    /// `dns-open-resolver-surge`: k 4, 3× baseline, ≥ 50 packets and ≥ 10 sources, warning.
+    public static let dnsDefault = SurgeRuleConfig()
+    /// `reflection-scan-surge`: same thresholds as DNS, warning.
+    public static let reflectionDefault = SurgeRuleConfig()
+    /// `port-surge`: k 5, 5× baseline, ≥ 200 packets and ≥ 20 sources, notice.
+    public static let portDefault = SurgeRuleConfig(k: 5, minRatio: 5, minPackets: 200, minSources: 20,
+                                                    severity: .notice)
+
+    public var baseline: BaselineParameters {
+        BaselineParameters(k: k, minRatio: minRatio, warmUpBuckets: warmUpBuckets, alpha: alpha,
+                           minDeviation: minDeviation)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case k, minRatio = "min_ratio", minPackets = "min_packets", minSources = "min_sources"
+        case warmUpBuckets = "warm_up_buckets", alpha, minDeviation = "min_deviation", severity
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try self.init(from: decoder, defaults: .dnsDefault)
+    }
+
+    /// Missing keys take `defaults` (the rule's own defaults).
+    public init(from decoder: any Decoder, defaults d: SurgeRuleConfig) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        k = try c.value(.k, or: d.k)
+        minRatio = try c.value(.minRatio, or: d.minRatio)
+        minPackets = try c.value(.minPackets, or: d.minPackets)
+        minSources = try c.value(.minSources, or: d.minSources)
+        warmUpBuckets = try c.value(.warmUpBuckets, or: d.warmUpBuckets)
+        alpha = try c.value(.alpha, or: d.alpha)
+        minDeviation = try c.value(.minDeviation, or: d.minDeviation)
+        severity = try c.value(.severity, or: d.severity)
+    }
+}
+
+public struct SurgeRulesConfig: Sendable, Equatable, Codable {
+    public var dns: SurgeRuleConfig
+    public var reflection: SurgeRuleConfig
+    /// UDP ports of `reflection-scan-surge` (NTP, SSDP, memcached, CLDAP, chargen, SNMP).
+    public var reflectionPorts: [UInt16]
+    public var port: SurgeRuleConfig
+    /// Whether `port-surge` watches every other (protocol, port).
+    public var portSurgeEnabled: Bool
+    /// Bound on `port-surge` baselines; the least active are evicted beyond it.
+    public var maxTrackedPorts: Int
+
+    public static let defaultReflectionPorts: [UInt16] = [123, 1900, 11211, 389, 19, 161]
+
+    public init(dns: SurgeRuleConfig = .dnsDefault, reflection: SurgeRuleConfig = .reflectionDefault,
+                reflectionPorts: [UInt16] = SurgeRulesConfig.defaultReflectionPorts,
+                port: SurgeRuleConfig = .portDefault, portSurgeEnabled: Bool = true, maxTrackedPorts: Int = 4096) {
+        self.dns = dns
+        self.reflection = reflection
+        self.reflectionPorts = reflectionPorts
+        self.port = port
+        self.portSurgeEnabled = portSurgeEnabled
+        self.maxTrackedPorts = maxTrackedPorts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case dns, reflection, reflectionPorts = "reflection_ports", port
+        case portSurgeEnabled = "port_surge_enabled", maxTrackedPorts = "max_tracked_ports"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dns = c.contains(.dns) ? try SurgeRuleConfig(from: c.superDecoder(forKey: .dns), defaults: .dnsDefault) : .dnsDefault
+        reflection = c.contains(.reflection)
+            ? try SurgeRuleConfig(from: c.superDecoder(forKey: .reflection), defaults: .reflectionDefault) : .reflectionDefault
+        reflectionPorts = try c.value(.reflectionPorts, or: SurgeRulesConfig.defaultReflectionPorts)
+        port = c.contains(.port) ? try SurgeRuleConfig(from: c.superDecoder(forKey: .port), defaults: .portDefault) : .portDefault
+        portSurgeEnabled = try c.value(.portSurgeEnabled, or: true)
+        maxTrackedPorts = try c.value(.maxTrackedPorts, or: 4096)
+    }
+}
+
+/// A (protocol, port) pair, ordered by protocol then port.
+public struct PortKey: Hashable, Sendable, Comparable {
+    public var ipProtocol: UInt8
+    public var port: UInt16
+
+    public init(_ ipProtocol: UInt8, _ port: UInt16) {
+        self.ipProtocol = ipProtocol
+        self.port = port
+    }
+
+    public static func < (a: PortKey, b: PortKey) -> Bool {
+        a.ipProtocol != b.ipProtocol ? a.ipProtocol < b.ipProtocol : a.port < b.port
+    }
+}
+
+/// One surging (protocol, port) in one bucket: what the surge rules saw, before any gate.
+public struct SurgeFinding: Sendable, Equatable {
+    public var rule: AlertRuleID
+    public var severity: Severity
+    public var bucketIndex: Int64
+    public var startNs: Int64
+    public var ipProtocol: UInt8
+    public var port: UInt16
+    public var packets: UInt64
+    public var sources: UInt64
+    public var packetBaseline: Double
+    public var packetDeviation: Double
+    public var sourceBaseline: Double
+    public var topSources: [SourceContribution]
+}
+
+struct SeriesPair: Sendable {
+    var packets = Baseline()
+    var sources = Baseline()
+}
+
+/// `dns-open-resolver-surge` (UDP/53), `reflection-scan-surge` (the reflection UDP ports)
+/// and `port-surge` (every other protocol/port, at most `maxTrackedPorts` baselines).
+public struct SurgeRules: Sendable {
+    public let config: SurgeRulesConfig
+    private var fixed: [PortKey: SeriesPair] = [:]
+    private var tracked: [PortKey: SeriesPair] = [:]
+    private let reflectionKeys: Set<PortKey>
+    public private(set) var lastBucketIndex: Int64?
+    public private(set) var bucketLengthNs: Int64?
+    /// Buckets learned.
+    public private(set) var buckets: Int = 0
+    /// Buckets ignored: not after the last one, a non-positive length or a changed length.
+    public private(set) var rejectedBuckets: UInt64 = 0
+    /// `port-surge` baselines dropped to stay within `maxTrackedPorts`.
+    public private(set) var evictions: UInt64 = 0
+
+    static let dnsKey = PortKey(IPProtocolNumber.udp, 53)
+
+    public init(config: SurgeRulesConfig = SurgeRulesConfig()) {
+        self.config = config
+        reflectionKeys = Set(config.reflectionPorts.map { PortKey(IPProtocolNumber.udp, $0) }).subtracting([Self.dnsKey])
+        fixed[Self.dnsKey] = SeriesPair()
+        for key in reflectionKeys { fixed[key] = SeriesPair() }
+    }
+
+    public var trackedPortCount: Int { tracked.count }
+    public var trackedPorts: [PortKey] { tracked.keys.sorted() }
+
+    /// The (packets, sources) baselines of a port, if it has any.
+    public func baseline(_ ipProtocol: UInt8, _ port: UInt16) -> (packets: Baseline, sources: Baseline)? {
+        let key = PortKey(ipProtocol, port)
+        guard let pair = fixed[key] ?? tracked[key] else { return nil }
+        return (pair.packets, pair.sources)
+    }
+
+    public func rule(for key: PortKey) -> AlertRuleID {
+        Self.rule(for: key, reflectionKeys: reflectionKeys)
+    }
+
+    static func rule(for key: PortKey, reflectionKeys: Set<PortKey>) -> AlertRuleID {
+        if key == dnsKey { return .dnsOpenResolverSurge }
+        if reflectionKeys.contains(key) { return .reflectionScanSurge }
+        return .portSurge
+    }
+
+    static func ruleConfig(_ rule: AlertRuleID, _ config: SurgeRulesConfig) -> SurgeRuleConfig {
+        switch rule {
+        case .dnsOpenResolverSurge: config.dns
+        case .reflectionScanSurge: config.reflection
+        default: config.port
+        }
+    }
+
+    /// Judges one closed bucket against the baselines learned so far, then learns it.
+    /// Returns the surging ports ordered by (protocol, port).
+    public mutating func observe(_ bucket: BucketObservation) -> [SurgeFinding] {
+        guard bucket.bucketSeconds > 0, bucket.bucketSeconds <= Int64.max / 1_000_000_000 else {
+            rejectedBuckets += 1
+            return []
+        }
+        let lengthNs = bucket.bucketSeconds * 1_000_000_000
+        let index = bucketIndex(bucket.startNs, lengthNs)
+        if let last = lastBucketIndex, index <= last {
+            rejectedBuckets += 1
+            return []
+        }
+        if let length = bucketLengthNs, length != lengthNs {
+            rejectedBuckets += 1
+            return []
+        }
+        bucketLengthNs = lengthNs
+        lastBucketIndex = index
+        let globallyWarm = buckets >= config.port.warmUpBuckets
+        buckets += 1
+
+        // Merge duplicate entries of a port (sums; distinct sources may then overcount).
+        var merged: [PortKey: (packets: UInt64, sources: UInt64, top: [(IPAddress, UInt64)])] = [:]
+        for p in bucket.ports {
+            let key = PortKey(p.ipProtocol, p.port)
+            var m = merged[key] ?? (0, 0, [])
+            m.packets &+= p.scanPackets
+            m.sources &+= p.sources
+            m.top += p.topSources
+            merged[key] = m
+        }
+
+        var findings: [SurgeFinding] = []
+        let config = self.config
+        let reflectionKeys = self.reflectionKeys
+        func judge(_ key: PortKey, _ pair: inout SeriesPair) {
+            let rule = Self.rule(for: key, reflectionKeys: reflectionKeys)
+            let rc = Self.ruleConfig(rule, config)
+            let p = rc.baseline
+            let m = merged[key] ?? (0, 0, [])
+            let packets = Double(m.packets)
+            let sources = Double(m.sources)
+            if pair.packets.isSurge(packets, minimum: Double(rc.minPackets), p),
+               pair.sources.isSurge(sources, minimum: Double(rc.minSources), p) {
+                findings.append(SurgeFinding(
+                    rule: rule, severity: rc.severity, bucketIndex: index, startNs: bucket.startNs,
+                    ipProtocol: key.ipProtocol, port: key.port, packets: m.packets, sources: m.sources,
+                    packetBaseline: pair.packets.mean, packetDeviation: pair.packets.deviation,
+                    sourceBaseline: pair.sources.mean, topSources: SourceContribution.top(m.top)))
+            }
+            pair.packets.learn(packets, p)
+            pair.sources.learn(sources, p)
+        }
+
+        for key in fixed.keys.sorted() {
+            judge(key, &fixed[key]!)
+        }
+        if config.portSurgeEnabled {
+            let p = config.port.baseline
+            for key in merged.keys where fixed[key] == nil && tracked[key] == nil {
+                // Ports arriving after the sensor is warm had zero traffic in every bucket so
+                // far (buckets list every port with traffic): they start warm at zero.
+                var pair = SeriesPair()
+                if globallyWarm {
+                    pair.packets = Baseline(warmAtZero: p)
+                    pair.sources = Baseline(warmAtZero: p)
+                }
+                tracked[key] = pair
+            }
+            for key in tracked.keys.sorted() {
+                judge(key, &tracked[key]!)
+            }
+            let excess = tracked.count - max(0, config.maxTrackedPorts)
+            if excess > 0 {
+                // Least active first: lowest packet mean, then fewest samples, then key.
+                let victims = tracked
+                    .sorted { a, b in
+                        if a.value.packets.mean != b.value.packets.mean { return a.value.packets.mean < b.value.packets.mean }
+                        if a.value.packets.samples != b.value.packets.samples { return a.value.packets.samples < b.value.packets.samples }
+                        return a.key < b.key
+                    }
+                    .prefix(excess)
+                for v in victims { tracked[v.key] = nil }
+                evictions += UInt64(excess)
+            }
+        }
+        return findings.sorted { PortKey($0.ipProtocol, $0.port) < PortKey($1.ipProtocol, $1.port) }
+    }
+
+    /// The alert of a finding under its own rule.
+    public static func alert(for f: SurgeFinding) -> Alert {
+        let what: String
+        switch f.rule {
+        case .dnsOpenResolverSurge: what = "open-resolver scan surge"
+        case .reflectionScanSurge: what = "reflection scan surge"
+        default: what = "scan surge"
+        }
+        return Alert(
+            rule: f.rule, severity: f.severity, timeNs: f.startNs, key: Alert.portKey(f.ipProtocol, f.port),
+            ipProtocol: f.ipProtocol, port: f.port, metric: "scan_packets", observed: Double(f.packets),
+            baseline: f.packetBaseline, deviation: f.packetDeviation, observedSources: f.sources,
+            baselineSources: f.sourceBaseline, topSources: f.topSources,
+            message: "\(portLabel(f.ipProtocol, f.port)) \(what): \(f.packets) packets from \(f.sources) sources"
+                + " (baseline \(AlertNumber.format(f.packetBaseline)) packets from"
+                + " \(AlertNumber.format(f.sourceBaseline)) sources)")
+    }
+
+    /// "UDP/53 (DNS)", "TCP/23".
+    public static func portLabel(_ ipProtocol: UInt8, _ port: UInt16) -> String {
+        let base = "\(ProtocolName.name(ipProtocol).uppercased())/\(port)"
+        guard ipProtocol == IPProtocolNumber.udp else { return base }
+        let service: String? = switch port {
+        case 53: "DNS"
+        case 123: "NTP"
+        case 1900: "SSDP"
+        case 11211: "memcached"
+        case 389: "CLDAP"
+        case 19: "chargen"
+        case 161: "SNMP"
+        default: nil
+        }
+        return service.map { "\(base) (\($0))" } ?? base
+    }
+}
+
+extension Baseline {
+    /// A baseline that is warm with mean and deviation 0: a series known to have been zero.
+    public init(warmAtZero p: BaselineParameters) {
+        self.init()
+        for _ in 0..<max(0, p.warmUpBuckets) { learn(0, p) }
+    }
+}
+
+// MARK: - Event rules (backscatter-dos, scan-campaign)
+
+/// `backscatter-dos`: every victim event at or above these figures raises an alert.
+public struct BackscatterRuleConfig: Sendable, Equatable, Codable {
+    public var minEstimatedAttackRate: Double
+    public var minPackets: UInt64
+    public var severity: Severity
+
+    public init(minEstimatedAttackRate: Double = 0, minPackets: UInt64 = 0, severity: Severity = .warning) {
+        self.minEstimatedAttackRate = minEstimatedAttackRate
+        self.minPackets = minPackets
+        self.severity = severity
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case minEstimatedAttackRate = "min_estimated_attack_rate", minPackets = "min_packets", severity
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = BackscatterRuleConfig()
+        minEstimatedAttackRate = try c.value(.minEstimatedAttackRate, or: d.minEstimatedAttackRate)
+        minPackets = try c.value(.minPackets, or: d.minPackets)
+        severity = try c.value(.severity, or: d.severity)
+    }
+}
+
+/// `scan-campaign`: a scan episode at or above `minInternetRate`, or the first episode of a
+/// fingerprinted scanner (source + tool) at or above `minFingerprintedInternetRate`.
+public struct ScanCampaignRuleConfig: Sendable, Equatable, Codable {
+    public var minInternetRate: Double
+    public var minFingerprintedInternetRate: Double
+    /// Bound on remembered (source, fingerprint) pairs; oldest forgotten first.
+    public var rememberedScanners: Int
+    public var severity: Severity
+
+    public init(minInternetRate: Double = 1000, minFingerprintedInternetRate: Double = 100,
+                rememberedScanners: Int = 10_000, severity: Severity = .notice) {
+        self.minInternetRate = minInternetRate
+        self.minFingerprintedInternetRate = minFingerprintedInternetRate
+        self.rememberedScanners = rememberedScanners
+        self.severity = severity
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case minInternetRate = "min_internet_rate", minFingerprintedInternetRate = "min_fingerprinted_internet_rate"
+        case rememberedScanners = "remembered_scanners", severity
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ScanCampaignRuleConfig()
+        minInternetRate = try c.value(.minInternetRate, or: d.minInternetRate)
+        minFingerprintedInternetRate = try c.value(.minFingerprintedInternetRate, or: d.minFingerprintedInternetRate)
+        rememberedScanners = try c.value(.rememberedScanners, or: d.rememberedScanners)
+        severity = try c.value(.severity, or: d.severity)
+    }
+}
+
+/// `backscatter-dos` and `scan-campaign`.
+public struct EventRules: Sendable {
+    public let backscatter: BackscatterRuleConfig
+    public let scanCampaign: ScanCampaignRuleConfig
+
+    private struct Scanner: Hashable, Sendable {
+        var source: IPAddress
+        var fingerprint: String
+    }
+    private var known: Set<Scanner> = []
+    private var knownOrder: [Scanner] = []
+    private var knownHead = 0
+
+    public init(backscatter: BackscatterRuleConfig = .init(), scanCampaign: ScanCampaignRuleConfig = .init()) {
+        self.backscatter = backscatter
+        self.scanCampaign = scanCampaign
+    }
+
+    public var rememberedScannerCount: Int { known.count }
+
+    public func evaluate(_ e: BackscatterVictimEvent) -> Alert? {
+        let rate = AlertNumber.finite(e.estimatedAttackRate)
+        guard rate >= backscatter.minEstimatedAttackRate, e.packets >= backscatter.minPackets else { return nil }
+        return Alert(
+            rule: .backscatterDoS, severity: backscatter.severity, timeNs: e.startNs, key: e.victim.description,
+            ipProtocol: e.ipProtocol, address: e.victim, metric: "estimated_attack_pps", observed: rate,
+            message: "DoS victim \(e.victim) (\(ProtocolName.name(e.ipProtocol))): \(e.packets) backscatter packets,"
+                + " peak \(AlertNumber.format(e.peakRate)) pps at the darknet,"
+                + " estimated attack \(AlertNumber.format(rate)) pps")
+    }
+
+    public mutating func evaluate(_ e: ScanEpisodeEvent) -> Alert? {
+        let rate = AlertNumber.finite(e.internetRate)
+        var reason: String?
+        if let tool = e.fingerprint, !tool.isEmpty, rate >= scanCampaign.minFingerprintedInternetRate {
+            let scanner = Scanner(source: e.source, fingerprint: tool)
+            if !known.contains(scanner) {
+                remember(scanner)
+                reason = "new \(StringSanitizer.printable(tool)) scanner"
+            }
+        }
+        if reason == nil, rate >= scanCampaign.minInternetRate {
+            reason = e.fingerprint.map { "\(StringSanitizer.printable($0)) scan campaign" } ?? "scan campaign"
+        }
+        guard let reason else { return nil }
+        return Alert(
+            rule: .scanCampaign, severity: scanCampaign.severity, timeNs: e.startNs, key: e.source.description,
+            ipProtocol: e.ipProtocol, port: e.port, address: e.source, metric: "internet_rate_pps", observed: rate,
+            topSources: [SourceContribution(address: e.source, packets: e.packets)],
+            message: "\(reason) from \(e.source) on \(SurgeRules.portLabel(e.ipProtocol, e.port)):"
+                + " \(e.packets) packets to \(e.destinations) darknet addresses,"
+                + " about \(AlertNumber.format(rate)) pps Internet-wide")
+    }
+
+    private mutating func remember(_ s: Scanner) {
+        let cap = max(1, scanCampaign.rememberedScanners)
+        while known.count >= cap, knownHead < knownOrder.count {
+            known.remove(knownOrder[knownHead])
+            knownHead += 1
+        }
+        known.insert(s)
+        knownOrder.append(s)
+        if knownHead > 1024, knownHead * 2 > knownOrder.count {
+            knownOrder.removeFirst(knownHead)
+            knownHead = 0
+        }
+    }
+}
+
+/// Text made of printable characters only: controls become `\u{…}` escapes. Used where a
+/// value from outside (a fingerprint name) lands in a message.
+public enum StringSanitizer {
+    public static func printable(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
