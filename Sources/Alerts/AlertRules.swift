@@ -21,10 +21,14 @@ func bucketIndex(_ ns: Int64, _ lengthNs: Int64) -> Int64 {
 
 /// Thresholds of one surge rule. A bucket surges when BOTH its scan packets and its distinct
 /// sources are warm and surge: `value > mean + k·max(deviation, minDeviation)`,
-/// `value ≥ minRatio × mean`, and `value ≥ minPackets` (resp. `minSources`).
+/// `value ≥ minRatio × mean` (for sources `minSourceRatio × mean`), and `value ≥ minPackets`
+/// (resp. `minSources`). Sources get a lower ratio: a surge of resolver scanning comes from
+/// a few hundred hosts on top of hundreds of background scanners, so the packet count can
+/// rise 30× while the number of sources only doubles.
 public struct SurgeRuleConfig: Sendable, Equatable, Codable {
     public var k: Double
     public var minRatio: Double
+    public var minSourceRatio: Double
     public var minPackets: UInt64
     public var minSources: UInt64
     public var warmUpBuckets: Int
@@ -32,11 +36,12 @@ public struct SurgeRuleConfig: Sendable, Equatable, Codable {
     public var minDeviation: Double
     public var severity: Severity
 
-    public init(k: Double = 4, minRatio: Double = 3, minPackets: UInt64 = 50, minSources: UInt64 = 10,
-                warmUpBuckets: Int = 10, alpha: Double = 0.1, minDeviation: Double = 1,
+    public init(k: Double = 4, minRatio: Double = 3, minSourceRatio: Double = 1.5, minPackets: UInt64 = 50,
+                minSources: UInt64 = 10, warmUpBuckets: Int = 10, alpha: Double = 0.1, minDeviation: Double = 1,
                 severity: Severity = .warning) {
         self.k = k
         self.minRatio = minRatio
+        self.minSourceRatio = minSourceRatio
         self.minPackets = minPackets
         self.minSources = minSources
         self.warmUpBuckets = warmUpBuckets
@@ -45,12 +50,12 @@ public struct SurgeRuleConfig: Sendable, Equatable, Codable {
         self.severity = severity
     }
 
-    /// `dns-open-resolver-surge`: k 4, 3× baseline, ≥ 50 packets and ≥ 10 sources, warning.
+    /// `dns-open-resolver-surge`: k 4, packets 3× baseline, sources 1.5× baseline, ≥ 50 packets and ≥ 10 sources, warning.
     public static let dnsDefault = SurgeRuleConfig()
     /// `reflection-scan-surge`: same thresholds as DNS, warning.
     public static let reflectionDefault = SurgeRuleConfig()
-    /// `port-surge`: k 5, 5× baseline, ≥ 200 packets and ≥ 20 sources, notice.
-    public static let portDefault = SurgeRuleConfig(k: 5, minRatio: 5, minPackets: 200, minSources: 20,
+    /// `port-surge`: k 5, packets 5× baseline, sources 2× baseline, ≥ 200 packets and ≥ 20 sources, notice.
+    public static let portDefault = SurgeRuleConfig(k: 5, minRatio: 5, minSourceRatio: 2, minPackets: 200, minSources: 20,
                                                     severity: .notice)
 
     public var baseline: BaselineParameters {
@@ -58,8 +63,15 @@ public struct SurgeRuleConfig: Sendable, Equatable, Codable {
                            minDeviation: minDeviation)
     }
 
+    /// The baseline parameters of the distinct-source series (`minSourceRatio`).
+    public var sourceBaseline: BaselineParameters {
+        var p = baseline
+        p.minRatio = minSourceRatio
+        return p
+    }
+
     enum CodingKeys: String, CodingKey {
-        case k, minRatio = "min_ratio", minPackets = "min_packets", minSources = "min_sources"
+        case k, minRatio = "min_ratio", minSourceRatio = "min_source_ratio", minPackets = "min_packets", minSources = "min_sources"
         case warmUpBuckets = "warm_up_buckets", alpha, minDeviation = "min_deviation", severity
     }
 
@@ -72,6 +84,7 @@ public struct SurgeRuleConfig: Sendable, Equatable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         k = try c.value(.k, or: d.k)
         minRatio = try c.value(.minRatio, or: d.minRatio)
+        minSourceRatio = try c.value(.minSourceRatio, or: d.minSourceRatio)
         minPackets = try c.value(.minPackets, or: d.minPackets)
         minSources = try c.value(.minSources, or: d.minSources)
         warmUpBuckets = try c.value(.warmUpBuckets, or: d.warmUpBuckets)
@@ -255,7 +268,7 @@ public struct SurgeRules: Sendable {
             let packets = Double(m.packets)
             let sources = Double(m.sources)
             if pair.packets.isSurge(packets, minimum: Double(rc.minPackets), p),
-               pair.sources.isSurge(sources, minimum: Double(rc.minSources), p) {
+               pair.sources.isSurge(sources, minimum: Double(rc.minSources), rc.sourceBaseline) {
                 findings.append(SurgeFinding(
                     rule: rule, severity: rc.severity, bucketIndex: index, startNs: bucket.startNs,
                     ipProtocol: key.ipProtocol, port: key.port, packets: m.packets, sources: m.sources,
@@ -263,7 +276,7 @@ public struct SurgeRules: Sendable {
                     sourceBaseline: pair.sources.mean, topSources: SourceContribution.top(m.top)))
             }
             pair.packets.learn(packets, p)
-            pair.sources.learn(sources, p)
+            pair.sources.learn(sources, rc.sourceBaseline)
         }
 
         for key in fixed.keys.sorted() {

@@ -1,4 +1,5 @@
 import Aggregation
+import Alerts
 import Capture
 import Decoding
 import Foundation
@@ -202,18 +203,6 @@ public enum StreamingJSON {
     }
 }
 
-/// Protocol names used in JSON.
-public enum ProtocolName {
-    public static func name(_ number: UInt8) -> String {
-        switch number {
-        case IPProtocolNumber.tcp: "tcp"
-        case IPProtocolNumber.udp: "udp"
-        case IPProtocolNumber.icmp: "icmp"
-        case IPProtocolNumber.icmpv6: "icmpv6"
-        default: String(number)
-        }
-    }
-}
 
 /// An estimated distinct count with its standard error.
 public struct DistinctSection: Codable, Sendable, Equatable {
@@ -589,6 +578,16 @@ public enum TextSummary {
             lines.append("  victim \(a.victim) \(a.proto) \(a.start) .. \(a.end) \(a.packets) pkts"
                          + String(format: " peak %.2f pps, ~%.0f pps attack", a.peakRate, a.estimatedAttackRate))
         }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The alerts for `--format text`.
+    public static func alerts(_ a: AlertsSection) -> String {
+        var lines = ["", "alerts      \(a.count)"]
+        for row in a.rows.prefix(40) {
+            lines.append("  \(row.time) \(pad(row.rule, 24)) \(pad(row.severity, 8)) \(row.key): " + row.message)
+        }
+        if a.rows.count > 40 { lines.append("  (\(a.rows.count - 40) more; --format json lists them)") }
         return lines.joined(separator: "\n")
     }
 

@@ -2,6 +2,7 @@ import Aggregation
 import ArgumentParser
 import Capture
 import Foundation
+import Alerts
 import Feed
 import GeoIP
 import Service
@@ -90,14 +91,25 @@ struct AnalyzeCommand: ParsableCommand {
             config.exactSourceCap = 1_000_000
             config.seriesTopPorts = max(config.seriesTopPorts, config.bucketPorts)
         }
-        var aggregator = Aggregator(config: config, geoip: try aggregation.openGeoIP())
-        let run = Pipeline().run(source: source, consumer: &aggregator)
-        aggregator.finish()
+        config.closedBucketQueue = 1024  // drained after every batch by the alert stage
+        var stage = AlertStage()
+        var feedSeries: FeedSeries?
+        if let feedInput {
+            var series = FeedSeries(timeBuckets: TimeBuckets(lengthSeconds: config.bucketSeconds, utcOffsetSeconds: config.utcOffsetSeconds),
+                                    hasher: config.hashSeed)
+            series.add(feedInput.events)
+            stage.setFeed(series)
+            feedSeries = series
+        }
+        var consumer = AlertingAggregator(aggregator: Aggregator(config: config, geoip: try aggregation.openGeoIP()), stage: stage)
+        let run = Pipeline().run(source: source, consumer: &consumer)
+        consumer.finish()
+        let aggregator = consumer.aggregator
         var comparisonText: String?
         var report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
-        if let feedInput {
-            var series = FeedSeries(timeBuckets: aggregator.buckets, hasher: config.hashSeed)
-            series.add(feedInput.events)
+        let alerts = AlertsSection(consumer.stage)
+        report.extraMembers.append(("alerts", { StreamingJSON.writeArray(alerts.rows, to: $0) }))
+        if let feedInput, let series = feedSeries {
             var options = FeedComparison.Options()
             options.maxLag = maxLag
             options.sensorCountry = sensorCountry.flatMap { CountryCode($0) } ?? .unknown
@@ -116,6 +128,7 @@ struct AnalyzeCommand: ParsableCommand {
         } else {
             print(TextSummary.report(report))
             if let comparisonText { print(comparisonText) }
+            print(TextSummary.alerts(alerts))
         }
         let failed = run.sources.filter { $0.error != nil }
         for source in failed { note("\(source.error!) (after \(source.packets) packets)") }

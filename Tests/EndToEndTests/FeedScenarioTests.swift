@@ -82,6 +82,16 @@ import Testing
         let port53 = try #require(correlation.first { $0["series"] as? String == "port/53" })
         #expect(port53["best_lag_buckets"] as? Int == -2)
 
+        // The UDP/53 surge alert fires in the surge's first bucket (600 s), not before;
+        // the quiet buckets before it raise no surge alert.
+        let alerts = try #require(report["alerts"] as? [[String: Any]])
+        let surges = alerts.filter { $0["rule"] as? String == "dns-open-resolver-surge" }
+        #expect(surges.count == 1, "\(alerts.map { $0["rule"] ?? "" })")
+        #expect(surges.first?["time"] as? String == rfc3339(Self.start + 600))
+        #expect(surges.first?["proto"] as? String == "udp")
+        #expect(surges.first?["port"] as? Int == 53)
+        #expect(!alerts.contains { ($0["rule"] as? String)?.hasSuffix("surge") == true && ($0["time"] as? String ?? "") < rfc3339(Self.start + 600) })
+
         let locality = try #require(report["locality"] as? [String: Any])
         #expect(locality["sensor_country"] as? String == "JP")
         #expect((locality["feed_only_target_countries"] as? [String]) == [])

@@ -1,0 +1,178 @@
+import Aggregation
+import Alerts
+import Decoding
+import Feed
+
+/// Turns closed bucket summaries (and the feed's buckets) into alerts: the
+/// adapter between the aggregator's types and the alert engine's neutral
+/// inputs, then dedup/rate limiting, then the sinks. The same code runs
+/// offline (alerts that would have fired) and in the daemon.
+public struct AlertStage: Sendable {
+    public private(set) var engine: AlertEngine
+    public private(set) var gate: AlertGate
+    /// Feed buckets not yet handed to the engine, oldest first.
+    var pendingFeed: [FeedBucketObservation] = []
+    var nextFeed = 0
+    /// Alerts that passed the gate, oldest first (the last `keep` of them).
+    public private(set) var alerts: [Alert] = []
+    public private(set) var alertCount: UInt64 = 0
+    public let keep: Int
+    let sinks: AlertSinks?
+
+    public init(engine: AlertEngineConfig = AlertEngineConfig(), gate: AlertGateConfig = AlertGateConfig(),
+                sinks: AlertSinks? = nil, keep: Int = 10_000) {
+        self.engine = AlertEngine(config: engine)
+        self.gate = AlertGate(config: gate)
+        self.sinks = sinks
+        self.keep = keep
+    }
+
+    /// Loads a whole feed for offline analysis (buckets on the sensor's grid).
+    public mutating func setFeed(_ series: FeedSeries) {
+        let seconds = series.timeBuckets.lengthSeconds
+        pendingFeed = series.orderedBuckets.map { AlertStage.observation($0, bucketSeconds: seconds) }
+        nextFeed = 0
+    }
+
+    /// Adds feed buckets as they close (live).
+    public mutating func addFeedBucket(_ bucket: FeedBucket, bucketSeconds: Int64) {
+        pendingFeed.append(AlertStage.observation(bucket, bucketSeconds: bucketSeconds))
+    }
+
+    static func observation(_ b: FeedBucket, bucketSeconds: Int64) -> FeedBucketObservation {
+        FeedBucketObservation(startNs: b.startNs, bucketSeconds: bucketSeconds,
+                              ports: b.ports.sorted { $0.key < $1.key }.map { FeedPortObservation(port: $0.key, events: $0.value) })
+    }
+
+    /// One closed sensor bucket: feed buckets up to its start first, then
+    /// the bucket's port figures, then the scans and attacks that qualified in it.
+    public mutating func process(_ s: BucketSummary) {
+        while nextFeed < pendingFeed.count && pendingFeed[nextFeed].startNs <= s.startNs {
+            deliver(engine.observe(feed: pendingFeed[nextFeed]))
+            nextFeed += 1
+        }
+        if nextFeed > 1024 {
+            pendingFeed.removeFirst(nextFeed)
+            nextFeed = 0
+        }
+        let ports = s.ports.filter { $0.scanPackets > 0 }.map { figures -> PortObservation in
+            let top = figures.key.ipProtocol == IPProtocolNumber.udp ? (s.watchedTopSources[figures.key.port] ?? []) : []
+            return PortObservation(ipProtocol: figures.key.ipProtocol, port: figures.key.port, scanPackets: figures.scanPackets,
+                                   sources: figures.scanSources, topSources: top.map { ($0.address, $0.packets) })
+        }
+        deliver(engine.observe(BucketObservation(startNs: s.startNs, bucketSeconds: s.lengthNs / 1_000_000_000, ports: ports)))
+        for e in s.newScans {
+            deliver(engine.observe(ScanEpisodeEvent(source: e.source, ipProtocol: e.ipProtocol, port: e.port, startNs: e.startNs,
+                                                    packets: e.packets, destinations: UInt64(e.destinations),
+                                                    internetRate: e.internetRate,
+                                                    fingerprint: e.fingerprint == .none ? nil : e.fingerprint.name)))
+        }
+        for a in s.newAttacks {
+            deliver(engine.observe(BackscatterVictimEvent(victim: a.victim, ipProtocol: a.ipProtocol, startNs: a.startNs,
+                                                          packets: a.packets, peakRate: a.peakRate,
+                                                          estimatedAttackRate: a.estimatedAttackRate)))
+        }
+        if let summary = gate.advance(toTimeNs: s.startNs + s.lengthNs) { emit(summary) }
+    }
+
+    /// The input has ended: remaining feed buckets, verdicts still waiting, the last rate-limit summary.
+    public mutating func finish() {
+        while nextFeed < pendingFeed.count {
+            deliver(engine.observe(feed: pendingFeed[nextFeed]))
+            nextFeed += 1
+        }
+        deliver(engine.finish())
+        if let summary = gate.flush() { emit(summary) }
+    }
+
+    mutating func deliver(_ candidates: [Alert]) {
+        for candidate in candidates {
+            for alert in gate.submit(candidate) { emit(alert) }
+        }
+    }
+
+    mutating func emit(_ alert: Alert) {
+        alertCount += 1
+        if alerts.count >= keep { alerts.removeFirst(alerts.count - keep + 1) }
+        alerts.append(alert)
+        sinks?.send(alert)
+    }
+}
+
+/// Where alerts go besides the report: syslog and/or a JSON-lines file.
+public final class AlertSinks: Sendable {
+    public let syslog: SyslogWriter?
+    public let jsonLines: JSONLinesWriter?
+
+    public init(syslog: SyslogWriter?, jsonLines: JSONLinesWriter?) {
+        self.syslog = syslog
+        self.jsonLines = jsonLines
+    }
+
+    func send(_ alert: Alert) {
+        _ = syslog?.send(alert)
+        _ = jsonLines?.write(alert)
+    }
+}
+
+/// The record consumer of an offline analysis with alerting: the aggregator,
+/// with every closed bucket handed to the alert stage as it closes.
+public struct AlertingAggregator: RecordConsumer, Sendable {
+    public var aggregator: Aggregator
+    public var stage: AlertStage
+
+    public init(aggregator: Aggregator, stage: AlertStage) {
+        self.aggregator = aggregator
+        self.stage = stage
+    }
+
+    public mutating func consume(_ records: Span<PacketRecord>) {
+        aggregator.consume(records)
+        for summary in aggregator.takeClosedBuckets() { stage.process(summary) }
+    }
+
+    /// Closes the last bucket and flushes the alert stage.
+    public mutating func finish() {
+        aggregator.finish()
+        for summary in aggregator.takeClosedBuckets() { stage.process(summary) }
+        stage.finish()
+    }
+}
+
+/// The `alerts` member of the report.
+public struct AlertsSection: Codable, Sendable {
+    public struct Row: Codable, Sendable {
+        public var rule: String
+        public var time: String
+        public var severity: String
+        public var key: String
+        public var proto: String?
+        public var port: UInt16?
+        public var address: String?
+        public var metric: String
+        public var observed: Double
+        public var baseline: Double
+        public var deviation: Double
+        public var topSources: [String]
+        public var suppressed: UInt64?
+        public var message: String
+
+        enum CodingKeys: String, CodingKey {
+            case rule, time, severity, key, proto, port, address, metric, observed, baseline, deviation, suppressed, message
+            case topSources = "top_sources"
+        }
+    }
+
+    public var count: UInt64
+    public var rows: [Row]
+
+    public init(_ stage: AlertStage) {
+        count = stage.alertCount
+        rows = stage.alerts.map { a in
+            Row(rule: a.rule.rawValue, time: Timestamps.rfc3339(a.timeNs), severity: a.severity.name, key: a.key,
+                proto: a.ipProtocol.map(ProtocolName.name), port: a.port, address: a.address?.description, metric: a.metric,
+                observed: a.observed, baseline: a.baseline, deviation: a.deviation,
+                topSources: a.topSources.map { "\($0.address)" }, suppressed: a.suppressed, message: a.message)
+        }
+    }
+}
