@@ -17,7 +17,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Capture files (pcap or pcapng), read in timestamp order.")
     var pcap: [String] = []
 
-    @Option(name: .long, help: "Output format: text or json.")
+    @Option(name: .long, help: "Output format: text, json, or html (a self-contained report page).")
     var format: OutputFormat = .text
 
     @Flag(name: .long, help: "Analyze a built-in synthetic darknet capture (200,000 packets, generated to a temporary file).")
@@ -106,6 +106,7 @@ struct AnalyzeCommand: ParsableCommand {
         consumer.finish()
         let aggregator = consumer.aggregator
         var comparisonText: String?
+        var comparisonResult: FeedComparison?
         var report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
         let alerts = AlertsSection(consumer.stage)
         report.extraMembers.append(("alerts", { StreamingJSON.writeArray(alerts.rows, to: $0) }))
@@ -120,8 +121,11 @@ struct AnalyzeCommand: ParsableCommand {
                 note("feed: skipped \(feedInput.status.skippedTotal) bad lines of \(feedInput.status.lines) (see feed.status in --format json)")
             }
             comparisonText = TextSummary.comparison(comparison)
+            comparisonResult = comparison
         }
-        if format == .json {
+        if format == .html {
+            FileHandle.standardOutput.write(Data(HTMLReport.render(report: report, comparison: comparisonResult, alerts: alerts).utf8))
+        } else if format == .json {
             let out = OutputBuffer()
             report.writeJSON { out.write($0) }
             out.flush()

@@ -43,6 +43,7 @@ struct CaptureCommand: ParsableCommand {
     @OptionGroup var aggregation: AggregationOptions
 
     func validate() throws {
+        if format == .html { throw ValidationError("--format html is for analyze; capture prints text or json") }
         if interval <= 0 { throw ValidationError("--interval must be positive") }
         if snaplen < 64 || snaplen > 262_144 { throw ValidationError("--snaplen must be within 64...262144") }
         if bufferMib < 1 || bufferMib > 2048 { throw ValidationError("--buffer-mib must be within 1...2048") }

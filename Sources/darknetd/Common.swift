@@ -6,7 +6,7 @@ import Foundation
 import Synchronization
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json
+    case text, json, html
 }
 
 /// A one-line error on stderr and a non-zero exit: what every command does

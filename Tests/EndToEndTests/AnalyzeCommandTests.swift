@@ -111,6 +111,21 @@ import Testing
         #expect(badBucket.output.contains("--bucket"))
     }
 
+    @Test func htmlReportIsSelfContained() throws {
+        let result = try Subprocess(Executables.darknetd, ["analyze", "--demo", "--format", "html"])
+        #expect(result.waitForExit(timeout: .seconds(120)) == 0, "\(result.standardError)")
+        let page = result.standardOutput
+        #expect(page.hasPrefix("<!DOCTYPE html>"))
+        #expect(page.contains("<svg"))
+        #expect(page.contains("class=\"sensor\""))
+        #expect(page.contains("dns-open-resolver-surge"))
+        #expect(page.hasSuffix("</html>\n"))
+        // Nothing is fetched: no script, no external resource (the SVG namespace URI is not a fetch).
+        #expect(!page.contains("<script"))
+        #expect(!page.contains("src="))
+        #expect(!page.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "").contains("http"))
+    }
+
     @Test func demoRunsOnTheBuiltInCapture() throws {
         let result = try Subprocess(Executables.darknetd, ["analyze", "--demo", "--format", "json"])
         #expect(result.waitForExit(timeout: .seconds(120)) == 0, "\(result.standardError)")
