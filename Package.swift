@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // libpcap headers, found by pkg-config. Only Capture imports it.
@@ -36,8 +37,17 @@ let package = Package(
         .target(name: "GeoIP", dependencies: ["CMaxMindDB", "Decoding"]),
         // Packet builders and pcap/pcapng writers: test fixtures, demo and benchmark captures.
         .target(name: "Synth", dependencies: ["Decoding"]),
-        // Pipeline wiring and reports shared by the executables.
-        .target(name: "Service", dependencies: ["Capture", "Decoding", "Ring", "Aggregation"]),
+        // C calls Swift cannot make directly (variadic prctl, raw capset); every symbol prefixed csensor_.
+        .target(name: "CSensorShims"),
+        // Pipeline wiring and reports shared by the executables; stats socket, sd_notify, privilege drop.
+        .target(
+            name: "Service",
+            dependencies: [
+                "Capture", "Decoding", "Ring", "Aggregation", "CSensorShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "darknetd",
             dependencies: [
@@ -48,6 +58,7 @@ let package = Package(
         .executableTarget(
             name: "darknetctl",
             dependencies: [
+                "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +69,14 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
+        .testTarget(
+            name: "StatsSocketTests",
+            dependencies: [
+                "Service",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
