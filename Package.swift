@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "darknetd",
             dependencies: [
-                "Service", "Capture", "Synth", "GeoIP", "Aggregation",
+                "Service", "Capture", "Decoding", "Synth", "GeoIP", "Aggregation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
