@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // YAML configuration (Node API, for line numbers in errors). Service only.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The stats socket's server (Unix domain, bounded line framing, idle timeouts).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // libpcap headers, found by pkg-config. Only Capture imports it.
@@ -47,24 +49,30 @@ let package = Package(
         // External observation feeds (NORSE IPViking, CSV, another sensor's export, Cowrie):
         // line parsers, a tail -F follower, and per-bucket feed series for correlation.
         .target(name: "Feed", dependencies: ["Decoding", "GeoIP", "Aggregation"]),
-        // Pipeline wiring, reports, feed comparison, configuration, state snapshots.
+        // C calls Swift cannot make directly (variadic prctl, raw capset); every symbol prefixed csensor_.
+        .target(name: "CSensorShims"),
+        // Pipeline wiring, reports, feed comparison, configuration, state snapshots,
+        // stats socket, sd_notify, privilege drop.
         .target(
             name: "Service",
             dependencies: [
-                "Capture", "Decoding", "Ring", "Aggregation", "Feed", "Correlation", "GeoIP", "Alerts",
+                "Capture", "Decoding", "Ring", "Aggregation", "Feed", "Correlation", "GeoIP", "Alerts", "CSensorShims",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(
             name: "darknetd",
             dependencies: [
-                "Service", "Capture", "Synth", "GeoIP", "Aggregation",
+                "Service", "Capture", "Decoding", "Synth", "GeoIP", "Aggregation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "darknetctl",
             dependencies: [
+                "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -79,6 +87,14 @@ let package = Package(
         .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Capture"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding"]),
+        .testTarget(
+            name: "StatsSocketTests",
+            dependencies: [
+                "Service",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,6 @@ struct Darknetd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "darknetd",
         abstract: "Darknet (network telescope) sensor: capture, decode and aggregate unsolicited traffic.",
-        subcommands: [AnalyzeCommand.self, CaptureCommand.self, GenerateCommand.self, CheckConfigCommand.self]
+        subcommands: [AnalyzeCommand.self, CaptureCommand.self, GenerateCommand.self, CheckConfigCommand.self, CheckPrivilegesCommand.self]
     )
 }

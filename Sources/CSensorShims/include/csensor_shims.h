@@ -1,0 +1,34 @@
+#ifndef CSENSOR_SHIMS_H
+#define CSENSOR_SHIMS_H
+
+#include <stdint.h>
+
+/// prctl(2) is variadic, and Swift cannot call C variadic functions.
+/// PR_SET_KEEPCAPS: keep the permitted capability set across setuid from 0 to non-zero.
+/// Returns 0 or -1 with errno set.
+int csensor_prctl_keepcaps(int keep);
+
+/// prctl(PR_CAPBSET_DROP, cap): remove one capability from the bounding set (needs CAP_SETPCAP).
+int csensor_prctl_capbset_drop(int cap);
+
+/// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL): clear the ambient set.
+int csensor_prctl_ambient_clear_all(void);
+
+/// capset(2) has no glibc wrapper (libcap is not a dependency): set the effective,
+/// permitted and inheritable sets (capabilities 0...63, as two 32-bit words each) through syscall(2),
+/// which is itself variadic. Returns 0 or -1 with errno set.
+int csensor_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
+
+/// capget(2), for the same reason. Returns 0 or -1 with errno set.
+int csensor_capget(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable);
+
+/// setresuid(2)/setresgid(2): glibc declares them only under _GNU_SOURCE, which
+/// Swift's Glibc module is not built with. Setting real, effective and saved ids
+/// in one call is what makes the drop irreversible. Return 0 or -1 with errno set.
+int csensor_setresuid(uint32_t uid);
+int csensor_setresgid(uint32_t gid);
+
+/// The highest capability number the running kernel knows (from /proc/sys/kernel/cap_last_cap), or 40 if unreadable.
+int csensor_cap_last_cap(void);
+
+#endif

@@ -1,0 +1,115 @@
+import Foundation
+import Service
+import Testing
+
+/// A datagram socket standing in for systemd's notify socket.
+final class NotifyListener {
+    let fd: Int32
+    let name: String
+
+    /// `name` is a path, or "@..." for an abstract address.
+    init(name: String) throws {
+        self.name = name
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(name.utf8)
+        let abstract = bytes.first == UInt8(ascii: "@")
+        if abstract { bytes[0] = 0 }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let length = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)! + bytes.count + (abstract ? 0 : 1)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
+        }
+        guard result == 0 else { throw TestFailure("bind \(name): \(String(cString: strerror(errno)))") }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// The next datagram, nil after 2 s.
+    func receive() -> String? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n >= 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+
+    /// Whether nothing is waiting.
+    var isEmpty: Bool {
+        var buffer = [UInt8](repeating: 0, count: 16)
+        return buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) } < 0
+    }
+}
+
+@Suite struct SystemdNotifierTests {
+    @Test func sendsExactDatagramsToAPath() throws {
+        let dir = TempDirectory()
+        let listener = try NotifyListener(name: dir.file("notify"))
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.name])
+        #expect(notifier.isEnabled)
+
+        #expect(notifier.ready())
+        #expect(listener.receive() == "READY=1")
+        #expect(notifier.ready(status: "capturing on eth1"))
+        #expect(listener.receive() == "READY=1\nSTATUS=capturing on eth1")
+        #expect(notifier.status("12 pkts/s\nsecond line"))
+        #expect(listener.receive() == "STATUS=12 pkts/s second line")
+        #expect(notifier.watchdog())
+        #expect(listener.receive() == "WATCHDOG=1")
+        #expect(notifier.stopping())
+        #expect(listener.receive() == "STOPPING=1")
+
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let before = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
+        #expect(notifier.reloading())
+        let reload = try #require(listener.receive())
+        let lines = reload.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.first == "RELOADING=1")
+        let usec = try #require(lines.last.flatMap { $0.hasPrefix("MONOTONIC_USEC=") ? UInt64($0.dropFirst(15)) : nil })
+        #expect(usec >= before && usec < before + 60_000_000)
+
+        #expect(listener.isEmpty)
+        #expect(notifier.sentCount == 6)
+        #expect(notifier.errorCount == 0)
+    }
+
+    @Test func sendsToAnAbstractSocket() throws {
+        let name = "@darknetd-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let listener = try NotifyListener(name: name)
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": name])
+        #expect(notifier.ready())
+        #expect(listener.receive() == "READY=1")
+    }
+
+    @Test func disabledWithoutNotifySocket() {
+        let notifier = SystemdNotifier(environment: [:])
+        #expect(!notifier.isEnabled)
+        #expect(!notifier.ready())
+        #expect(notifier.errorCount == 0 && notifier.sentCount == 0)
+        #expect(!SystemdNotifier(environment: ["NOTIFY_SOCKET": ""]).isEnabled)
+    }
+
+    @Test func failuresAreCountedNotThrown() {
+        let dir = TempDirectory()
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": dir.file("nobody-listens")])
+        #expect(!notifier.ready())
+        #expect(!notifier.watchdog())
+        #expect(notifier.errorCount == 2)
+        #expect(notifier.lastErrorDescription?.contains("nobody-listens") == true)
+    }
+
+    @Test func watchdogInterval() {
+        let pid = getpid()
+        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "2000000"]).watchdogInterval() == .seconds(1))
+        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "\(pid)"]).watchdogInterval() == .seconds(15))
+        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "2000000", "WATCHDOG_PID": "\(pid + 1)"]).watchdogInterval() == nil)
+        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "2000000", "WATCHDOG_PID": "x"]).watchdogInterval() == nil)
+        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "0"]).watchdogInterval() == nil)
+        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "soon"]).watchdogInterval() == nil)
+        #expect(SystemdNotifier(environment: [:]).watchdogInterval() == nil)
+        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "1000"]).watchdogInterval(pid: 1) == .microseconds(500))
+    }
+}
