@@ -1,4 +1,5 @@
 import Aggregation
+import Alerts
 import Capture
 import Decoding
 
@@ -108,7 +109,7 @@ public struct SensorConfiguration: Sendable, Equatable {
         public var ratePerMinute: Int = 20
         /// Every rule, always present (absent from the YAML: the engine's defaults).
         public var rules: [AlertRuleID: AlertRuleSettings] =
-            Dictionary(uniqueKeysWithValues: AlertRuleID.allCases.map { ($0, AlertRuleSettings()) })
+            Dictionary(uniqueKeysWithValues: AlertRuleID.configurable.map { ($0, AlertRuleSettings()) })
         public init() {}
 
         public struct Syslog: Sendable, Equatable {
@@ -151,20 +152,12 @@ public struct SensorConfiguration: Sendable, Equatable {
 
 // MARK: - alert rules
 
-/// The alert rules the configuration may tune.
-public enum AlertRuleID: String, Sendable, Hashable, CaseIterable, Comparable {
-    case dnsOpenResolverSurge = "dns-open-resolver-surge"
-    case reflectionScanSurge = "reflection-scan-surge"
-    case portSurge = "port-surge"
-    case backscatterDoS = "backscatter-dos"
-    case scanCampaign = "scan-campaign"
-    case correlatedSurge = "correlated-surge"
-    case sensorOnlySurge = "sensor-only-surge"
-    case feedOnlySurge = "feed-only-surge"
+/// The alert rules (the Alerts module's identifiers).
+public typealias AlertRuleID = Alerts.AlertRuleID
 
-    public static func < (a: AlertRuleID, b: AlertRuleID) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
+extension Alerts.AlertRuleID {
+    /// The rules a configuration tunes: every rule but the rate-limit summary.
+    public static var configurable: [AlertRuleID] { allCases.filter { $0 != .alertRateLimited } }
 }
 
 /// One rule's settings. A nil threshold keeps the alert engine's default for

@@ -354,8 +354,8 @@ final class Reader {
         m.int("rate_per_minute", &a.ratePerMinute, 1...100_000)
         if let rules = m.section("rules") {
             for (name, keyNode, valueNode) in rules.entries {
-                guard let id = AlertRuleID(rawValue: name) else {
-                    let names = AlertRuleID.allCases.map(\.rawValue).joined(separator: ", ")
+                guard let id = AlertRuleID(rawValue: name), id != .alertRateLimited else {
+                    let names = AlertRuleID.configurable.map(\.rawValue).joined(separator: ", ")
                     issue(rules.key(name), keyNode, "unknown alert rule; the rules are \(names)")
                     rules.markKnown(name)
                     continue

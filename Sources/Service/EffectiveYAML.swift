@@ -72,7 +72,7 @@ extension SensorConfiguration {
             w.line("cooldown", YAMLWriter.quote(DurationFormat.text(alerts.cooldownSeconds)))
             w.line("rate_per_minute", "\(alerts.ratePerMinute)")
             w.section("rules") { r in
-                for id in AlertRuleID.allCases {
+                for id in AlertRuleID.configurable {
                     let rule = alerts.rules[id] ?? AlertRuleSettings()
                     r.section(id.rawValue) { s in
                         s.line("enabled", "\(rule.enabled)")
