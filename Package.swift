@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         // The stats socket's server (Unix domain, bounded line framing, idle timeouts).
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // The daemon's long-lived parts, signals and graceful shutdown; operational logging.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // libpcap headers, found by pkg-config. Only Capture imports it.
@@ -60,6 +63,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -67,6 +73,7 @@ let package = Package(
             dependencies: [
                 "Service", "Capture", "Decoding", "Synth", "GeoIP", "Aggregation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -18,6 +18,9 @@ public struct AlertStage: Sendable {
     public private(set) var alertCount: UInt64 = 0
     public let keep: Int
     let sinks: AlertSinks?
+    /// Rule ids switched off in the configuration: their alerts are counted, not sent.
+    public private(set) var disabledRules: Set<String> = []
+    public private(set) var disabledCount: UInt64 = 0
 
     public init(engine: AlertEngineConfig = AlertEngineConfig(), gate: AlertGateConfig = AlertGateConfig(),
                 sinks: AlertSinks? = nil, keep: Int = 10_000) {
@@ -91,7 +94,26 @@ public struct AlertStage: Sendable {
         }
     }
 
+    /// New thresholds (SIGHUP) without losing what the baselines learned.
+    public mutating func reconfigure(engine config: AlertEngineConfig, gate gateConfig: AlertGateConfig, disabledRules: Set<String>) {
+        engine = AlertEngine.restoring(state: engine, config: config)
+        gate = AlertGate.restoring(state: gate, config: gateConfig)
+        self.disabledRules = disabledRules
+    }
+
+    /// Puts back baselines and the dedup state from a snapshot, under the current configuration.
+    public mutating func restore(engine saved: AlertEngine, gate savedGate: AlertGate, engineConfig: AlertEngineConfig, gateConfig: AlertGateConfig) {
+        engine = AlertEngine.restoring(state: saved, config: engineConfig)
+        gate = AlertGate.restoring(state: savedGate, config: gateConfig)
+    }
+
+    public mutating func disable(_ rules: Set<String>) { disabledRules = rules }
+
     mutating func emit(_ alert: Alert) {
+        if disabledRules.contains(alert.rule.rawValue) {
+            disabledCount += 1
+            return
+        }
         alertCount += 1
         if alerts.count >= keep { alerts.removeFirst(alerts.count - keep + 1) }
         alerts.append(alert)
@@ -166,9 +188,9 @@ public struct AlertsSection: Codable, Sendable {
     public var count: UInt64
     public var rows: [Row]
 
-    public init(_ stage: AlertStage) {
+    public init(_ stage: AlertStage, last: Int = .max) {
         count = stage.alertCount
-        rows = stage.alerts.map { a in
+        rows = stage.alerts.suffix(last).map { a in
             Row(rule: a.rule.rawValue, time: Timestamps.rfc3339(a.timeNs), severity: a.severity.name, key: a.key,
                 proto: a.ipProtocol.map(ProtocolName.name), port: a.port, address: a.address?.description, metric: a.metric,
                 observed: a.observed, baseline: a.baseline, deviation: a.deviation,

@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct Darknetd: ParsableCommand {
+struct Darknetd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "darknetd",
         abstract: "Darknet (network telescope) sensor: capture, decode and aggregate unsolicited traffic.",
-        subcommands: [AnalyzeCommand.self, CaptureCommand.self, GenerateCommand.self, CheckConfigCommand.self, CheckPrivilegesCommand.self]
+        subcommands: [AnalyzeCommand.self, CaptureCommand.self, RunCommand.self, GenerateCommand.self, CheckConfigCommand.self, CheckPrivilegesCommand.self]
     )
 }

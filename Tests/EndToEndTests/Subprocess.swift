@@ -14,10 +14,13 @@ final class Subprocess: Sendable {
         var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
     }
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout
@@ -63,8 +66,9 @@ final class Subprocess: Sendable {
 
     /// Runs a command to completion and returns (status, stdout+stderr).
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> (status: Int32, output: String) {
-        let child = try Subprocess(executable, arguments)
+    static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60),
+                    environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+        let child = try Subprocess(executable, arguments, environment: environment)
         let status = child.waitForExit(timeout: timeout) ?? -1
         return (status, child.standardOutput + child.standardError)
     }
@@ -155,4 +159,62 @@ final class VethNamespaces {
     }
 
     deinit { tearDown() }
+}
+
+/// A Unix datagram socket the test binds, to receive what the daemon sends
+/// (syslog messages, sd_notify datagrams).
+final class DatagramListener: @unchecked Sendable {
+    let path: String
+    private let fd: Int32
+    private let lock = NSLock()
+    private var received: [String] = []
+
+    init(path: String) throws {
+        self.path = path
+        unlink(path)
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw VethNamespaces.NamespaceError(description: "socket: \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw VethNamespaces.NamespaceError(description: "path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard status == 0 else { throw VethNamespaces.NamespaceError(description: "bind \(path): \(errno)") }
+        chmod(path, 0o666)
+    }
+
+    /// Reads every datagram that arrived so far (non-blocking).
+    func drain() -> [String] {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n <= 0 { break }
+            let text = String(decoding: buffer[0..<n], as: UTF8.self)
+            lock.lock(); received.append(text); lock.unlock()
+        }
+        lock.lock(); defer { lock.unlock() }
+        return received
+    }
+
+    /// Waits until some datagram satisfies `predicate`.
+    func wait(timeout: Duration, for predicate: (String) -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if drain().contains(where: predicate) { return true }
+            usleep(20_000)
+        }
+        return drain().contains(where: predicate)
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
 }

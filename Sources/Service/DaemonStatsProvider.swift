@@ -1,0 +1,163 @@
+import Aggregation
+import Alerts
+import Feed
+import Foundation
+
+/// What `darknetd run` keeps across restarts: the rolling windows and the
+/// alert baselines/dedup state (docs/operations.md).
+public struct DaemonSnapshot: Codable, Sendable {
+    public static let payloadVersion: UInt32 = 1
+    public var savedNs: Int64
+    public var windows: [RollingWindow]
+    public var alerts: AlertEngine
+    public var gate: AlertGate
+}
+
+/// Serves the stats socket from the state the aggregation thread publishes:
+/// encodes on the server's own thread, never touches the aggregator.
+public struct DaemonStatsProvider: StatsProvider {
+    let live: LiveAggregation
+    let startedNs: Int64
+    let version = SensorVersion.string
+
+    public init(live: LiveAggregation) {
+        self.live = live
+        self.startedNs = live.startedNs
+    }
+
+    public func respond(to command: String, arguments: [String: Int]) -> StatsReply {
+        let state = live.published.withLock { $0 }
+        let n = max(1, min(arguments["n"] ?? 20, 1000))
+        switch command {
+        case "status":
+            return .data(encode(Status(version: version, uptimeSeconds: Double(LiveAggregation.now() - startedNs) / 1e9,
+                                       started: Timestamps.rfc3339(startedNs), interfaces: state.interfaces,
+                                       packets: state.packets, feed: state.feed, alerts: state.alerts?.count ?? 0,
+                                       snapshotsSaved: live.snapshotsSaved)))
+        case "stats":
+            return .data(encode(Stats(bucketSeconds: state.bucketSeconds, window: state.window, sinceStart: state.packets,
+                                      classes: state.classes, sources: state.sourcesEstimate, scans: state.scans,
+                                      attacks: state.attacks)))
+        case "top-ports":
+            return .data(encode(Rows(rows: Array(state.ports.prefix(n)))))
+        case "top-sources":
+            return .data(encode(Rows(rows: Array(state.topSources.prefix(n)))))
+        case "countries":
+            return .data(encode(Rows(rows: Array((state.countries?.rows ?? []).prefix(n)))))
+        case "series":
+            return .data(encode(Series(bucketSeconds: state.bucketSeconds, buckets: Array(state.series.suffix(n)))))
+        case "alerts":
+            return .data(encode(Alerts(count: state.alerts?.count ?? 0, rows: Array((state.alerts?.rows ?? []).suffix(n)))))
+        case "correlation":
+            return .data(encode(Rows(rows: state.correlation)))
+        case "feed":
+            return .data(encode(FeedReply(configured: state.feed != nil, status: state.feed)))
+        case "metrics":
+            return .text(DaemonStatsProvider.metrics(state))
+        default:
+            return .unknown
+        }
+    }
+
+    func encode<T: Encodable>(_ value: T) -> Data { Data(StreamingJSON.encode(value).utf8) }
+
+    struct Status: Encodable {
+        var version: String
+        var uptimeSeconds: Double
+        var started: String
+        var interfaces: [PublishedState.InterfaceStatus]
+        var packets: PacketsSection
+        var feed: FeedStatusBox?
+        var alerts: UInt64
+        var snapshotsSaved: Int
+
+        init(version: String, uptimeSeconds: Double, started: String, interfaces: [PublishedState.InterfaceStatus],
+             packets: PacketsSection, feed: FeedStatus?, alerts: UInt64, snapshotsSaved: Int) {
+            self.version = version
+            self.uptimeSeconds = uptimeSeconds
+            self.started = started
+            self.interfaces = interfaces
+            self.packets = packets
+            self.feed = feed.map(FeedStatusBox.init)
+            self.alerts = alerts
+            self.snapshotsSaved = snapshotsSaved
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case version, started, interfaces, packets, feed, alerts
+            case uptimeSeconds = "uptime_seconds"
+            case snapshotsSaved = "snapshots_saved"
+        }
+    }
+
+    struct FeedStatusBox: Encodable {
+        var status: FeedStatus
+        init(_ status: FeedStatus) { self.status = status }
+        func encode(to encoder: any Encoder) throws { try status.encode(to: encoder) }
+    }
+
+    struct Stats: Encodable {
+        var bucketSeconds: Int64
+        var window: PublishedState.WindowFigures
+        var sinceStart: PacketsSection
+        var classes: ClassCounts
+        var sources: UInt64
+        var scans: UInt64
+        var attacks: UInt64
+        enum CodingKeys: String, CodingKey {
+            case window, classes, sources, scans, attacks
+            case bucketSeconds = "bucket_seconds"
+            case sinceStart = "since_start"
+        }
+    }
+
+    struct Rows<T: Encodable>: Encodable { var rows: [T] }
+
+    struct Series: Encodable {
+        var bucketSeconds: Int64
+        var buckets: [SeriesSection.Bucket]
+        enum CodingKeys: String, CodingKey { case buckets; case bucketSeconds = "bucket_seconds" }
+    }
+
+    struct Alerts: Encodable { var count: UInt64; var rows: [AlertsSection.Row] }
+
+    struct FeedReply: Encodable {
+        var configured: Bool
+        var status: FeedStatusBox?
+        init(configured: Bool, status: FeedStatus?) {
+            self.configured = configured
+            self.status = status.map(FeedStatusBox.init)
+        }
+    }
+
+    /// Prometheus text exposition of the counters (node_exporter textfile collector or a scrape).
+    static func metrics(_ s: PublishedState) -> String {
+        var m = PrometheusText()
+        m.single("darknet_packets_total", .counter, help: "Records read from the capture, decodable or not.", value: Double(s.packets.total))
+        m.single("darknet_packets_decoded_total", .counter, help: "Records with an IP header decoded.", value: Double(s.packets.decoded))
+        m.single("darknet_bytes_total", .counter, help: "Wire bytes of all records.", value: Double(s.packets.bytes))
+        m.family("darknet_decode_errors_total", .counter, help: "Records not decoded, by reason.",
+                 samples: s.packets.decodeErrors.sorted { $0.key < $1.key }.map { ([("reason", $0.key)], Double($0.value)) })
+        m.family("darknet_class_packets_total", .counter, help: "Decoded packets by traffic class.",
+                 samples: TrafficClass.allCases.map { ([("class", $0.name)], Double(s.classes[$0])) })
+        m.family("darknet_kernel_received_total", .counter, help: "Packets the kernel delivered to the capture socket.",
+                 samples: s.interfaces.map { ([("interface", $0.name)], Double($0.kernel.received)) })
+        m.family("darknet_kernel_dropped_total", .counter, help: "Packets the kernel dropped for lack of buffer.",
+                 samples: s.interfaces.map { ([("interface", $0.name)], Double($0.kernel.dropped)) })
+        m.family("darknet_interface_dropped_total", .counter, help: "Packets the interface or driver dropped.",
+                 samples: s.interfaces.map { ([("interface", $0.name)], Double($0.kernel.interfaceDropped)) })
+        m.family("darknet_ring_dropped_total", .counter, help: "Records dropped because the ring was full.",
+                 samples: s.interfaces.map { ([("interface", $0.name)], Double($0.ring.ringDropped)) })
+        m.single("darknet_sources_estimate", .gauge, help: "Distinct sources since start (HyperLogLog, 0.81% standard error).",
+                 value: Double(s.sourcesEstimate))
+        m.single("darknet_window_packets", .gauge, help: "Packets in the first rolling window.", value: Double(s.window.packets))
+        m.single("darknet_scan_episodes_total", .counter, help: "Scan episodes found.", value: Double(s.scans))
+        m.single("darknet_backscatter_attacks_total", .counter, help: "DoS attacks inferred from backscatter.", value: Double(s.attacks))
+        m.single("darknet_alerts_total", .counter, help: "Alerts sent.", value: Double(s.alerts?.count ?? 0))
+        if let feed = s.feed {
+            m.single("darknet_feed_events_total", .counter, help: "Feed events imported.", value: Double(feed.events))
+            m.single("darknet_feed_skipped_lines_total", .counter, help: "Feed lines skipped as bad.", value: Double(feed.skippedTotal))
+        }
+        return m.text
+    }
+}

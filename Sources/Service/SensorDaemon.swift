@@ -1,0 +1,284 @@
+import Aggregation
+import Alerts
+import Capture
+import Decoding
+import Feed
+import Foundation
+import GeoIP
+import Logging
+import Ring
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// `darknetd run`: opens the capture handles, drops privileges, restores
+/// state, starts the capture threads, the aggregation thread and the stats
+/// socket, tells systemd it is ready, then runs its long-lived parts under
+/// swift-service-lifecycle until SIGTERM/SIGINT (graceful: capture stopped,
+/// ring drained, state saved, socket removed). SIGHUP re-reads the feed and
+/// the alert rules without touching the windows.
+public final class SensorDaemon: Sendable {
+    public let configuration: SensorConfiguration
+    public let configurationPath: String?
+    let logger: Logger
+    let notifier: SystemdNotifier
+
+    public init(configuration: SensorConfiguration, configurationPath: String?, logger: Logger,
+                notifier: SystemdNotifier = SystemdNotifier()) {
+        self.configuration = configuration
+        self.configurationPath = configurationPath
+        self.logger = logger
+        self.notifier = notifier
+    }
+
+    public struct StartupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public func run() async throws {
+        let c = configuration
+        try c.validateForRun()
+
+        // 1. Capture handles first: they need CAP_NET_RAW, which is dropped below.
+        var handles: [PcapHandle] = []
+        for interface in c.capture.interfaces {
+            do {
+                let handle = try PcapHandle.openLive(c.liveCaptureOptions(interface: interface))
+                for warning in handle.warnings { logger.warning("\(warning.description)") }
+                handles.append(handle)
+            } catch {
+                throw StartupError(description: error.description)
+            }
+        }
+        let geoip: GeoIPDatabase?
+        do {
+            geoip = try c.geoip.database.map { try GeoIPDatabase(path: $0) }
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
+
+        // 2. Privileges: before any other thread exists (capabilities are per thread).
+        if let user = c.service.user {
+            if geteuid() == 0 {
+                do {
+                    let report = try PrivilegeDrop.drop(to: user)
+                    logger.info("dropped privileges", metadata: ["user": "\(user)", "uid": "\(report.uid)"])
+                } catch {
+                    throw StartupError(description: "\(error)")
+                }
+            } else {
+                logger.notice("service.user is set but the daemon is not root; running as uid \(geteuid())")
+            }
+        }
+
+        // 3. Aggregation, alerts, feed, restored state.
+        var aggregationConfig = c.aggregationConfig()
+        aggregationConfig.closedBucketQueue = 4096
+        var aggregator = Aggregator(config: aggregationConfig, geoip: geoip)
+        let (engineConfig, gateConfig, disabled) = SensorDaemon.alertConfigs(c)
+        var stage = AlertStage(engine: engineConfig, gate: gateConfig, sinks: try SensorDaemon.sinks(c, logger: logger))
+        stage.disable(disabled)
+
+        var snapshots: SnapshotStore<DaemonSnapshot>?
+        do {
+            try FileManager.default.createDirectory(atPath: c.state.directory, withIntermediateDirectories: true)
+            let store = SnapshotStore<DaemonSnapshot>(directory: c.state.directory, name: "darknetd.state",
+                                                      payloadVersion: DaemonSnapshot.payloadVersion)
+            snapshots = store
+            switch store.load() {
+            case .restored(let saved):
+                let windowsRestored = aggregator.restoreWindows(saved.windows)
+                stage.restore(engine: saved.alerts, gate: saved.gate, engineConfig: engineConfig, gateConfig: gateConfig)
+                logger.info("state restored", metadata: ["saved": "\(Timestamps.rfc3339(saved.savedNs))",
+                                                         "windows": "\(windowsRestored ? "restored" : "ignored (window settings changed)")"])
+            case .missing:
+                logger.info("no saved state; starting fresh", metadata: ["directory": "\(c.state.directory)"])
+            case .rejected(let why):
+                logger.warning("saved state ignored: \(why)")
+            }
+        } catch {
+            logger.warning("state directory unusable, snapshots disabled: \(error)")
+        }
+
+        var follower: FeedFollower?
+        var feedSeries: FeedSeries?
+        if let path = c.feed.path {
+            do {
+                let format = try FeedFormat.named(c.feed.format.rawValue)
+                let f = try FeedFollower(path: path, format: format,
+                                         options: FeedReadOptions(maxLineLength: c.feed.maxLineBytes),
+                                         pollInterval: .milliseconds(c.feed.pollMilliseconds))
+                var series = FeedSeries(timeBuckets: aggregator.buckets, hasher: aggregationConfig.hashSeed)
+                series.add(f.poll())
+                follower = f
+                feedSeries = series
+                logger.info("feed loaded", metadata: ["path": "\(path)", "events": "\(f.status.events)"])
+            } catch {
+                throw StartupError(description: "feed: \(error)")
+            }
+        }
+
+        // 4. Capture threads and the aggregation thread.
+        var drains: [RingDrain] = []
+        for handle in handles {
+            let ring = SPSCRing<PacketRecord>(capacity: 1 << 16)
+            let engine = CaptureEngine(source: .live(handle), producer: ring.makeProducer(), policy: .drop)
+            drains.append(RingDrain(ring: ring, engine: engine))
+        }
+        let live = LiveAggregation(aggregator: aggregator, stage: stage, feedSeries: feedSeries, follower: follower, drains: drains,
+                                   snapshots: snapshots, snapshotInterval: .seconds(c.state.snapshotIntervalSeconds))
+        let captureThreads = drains.map { $0.engine.start() }
+        live.start()
+
+        // 5. The stats socket.
+        let server = StatsServer()
+        do {
+            try await server.start(path: c.stats.socket, mode: mode_t(c.stats.mode), group: c.stats.group,
+                                   maxClients: c.stats.maxClients, idleTimeout: .seconds(c.stats.idleTimeoutSeconds),
+                                   maxRequestBytes: c.stats.maxRequestBytes, provider: DaemonStatsProvider(live: live))
+        } catch {
+            live.stopAndWait()
+            throw StartupError(description: "stats socket \(c.stats.socket): \(error)")
+        }
+
+        let interfaces = c.capture.interfaces.joined(separator: ",")
+        _ = notifier.ready(status: "capturing on \(interfaces)" + (follower != nil ? "; feed loaded" : ""))
+        logger.info("darknetd running", metadata: ["interfaces": "\(interfaces)", "socket": "\(c.stats.socket)"])
+
+        // 6. Long-lived parts under ServiceLifecycle until SIGTERM/SIGINT.
+        let services: [any Service] = [
+            HeartbeatService(live: live, notifier: notifier, watchdog: c.service.watchdog),
+            ReloadService(daemon: self, live: live),
+        ]
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+
+        // 7. Graceful shutdown.
+        _ = notifier.stopping(status: "stopping: draining the ring and saving state")
+        logger.info("stopping")
+        live.stopAndWait()
+        for thread in captureThreads { _ = thread.wait() }
+        await server.shutdown()
+        logger.info("stopped", metadata: ["snapshots": "\(live.snapshotsSaved)"])
+    }
+
+    /// The alert engine's and gate's settings, and the disabled rules, from the configuration.
+    public static func alertConfigs(_ c: SensorConfiguration) -> (AlertEngineConfig, AlertGateConfig, Set<String>) {
+        var engine = AlertEngineConfig()
+        func apply(_ rule: AlertRuleID, to config: inout SurgeRuleConfig) {
+            guard let s = c.alerts.rules[rule] else { return }
+            if let v = s.minPackets { config.minPackets = v }
+            if let v = s.minSources { config.minSources = v }
+            if let v = s.factor { config.minRatio = v }
+            if let v = s.deviations { config.k = v }
+            if let v = s.warmupBuckets { config.warmUpBuckets = v }
+        }
+        apply(.dnsOpenResolverSurge, to: &engine.surges.dns)
+        apply(.reflectionScanSurge, to: &engine.surges.reflection)
+        apply(.portSurge, to: &engine.surges.port)
+        engine.surges.portSurgeEnabled = c.alerts.rules[.portSurge]?.enabled ?? true
+        if let s = c.alerts.rules[.scanCampaign], let v = s.minInternetRate { engine.scanCampaign.minInternetRate = v }
+        if let s = c.alerts.rules[.backscatterDoS], let v = s.minPackets { engine.backscatter.minPackets = v }
+        if let s = c.alerts.rules[.correlatedSurge], let v = s.lagBuckets { engine.correlation.lagBuckets = v }
+        engine.correlation.enabled = [AlertRuleID.correlatedSurge, .sensorOnlySurge, .feedOnlySurge]
+            .contains { c.alerts.rules[$0]?.enabled ?? true }
+        var gate = AlertGateConfig()
+        gate.cooldownSeconds = c.alerts.cooldownSeconds
+        gate.maxAlertsPerWindow = c.alerts.ratePerMinute
+        let disabled = Set(c.alerts.rules.filter { !$0.value.enabled }.map(\.key.rawValue))
+        return (engine, gate, disabled)
+    }
+
+    static func sinks(_ c: SensorConfiguration, logger: Logger) throws -> AlertSinks {
+        var syslog: SyslogWriter?
+        if c.alerts.syslog.enabled {
+            let facility = Alerts.SyslogFacility(rawValue: Int(c.alerts.syslog.facility.code)) ?? .daemon
+            syslog = SyslogWriter(config: SyslogConfig(path: c.alerts.syslog.socket, facility: facility))
+        }
+        var json: JSONLinesWriter?
+        if let path = c.alerts.jsonFile {
+            do {
+                json = try JSONLinesWriter(path: path)
+            } catch {
+                throw StartupError(description: "alerts.json_file \(path): \(error)")
+            }
+        }
+        return AlertSinks(syslog: syslog, jsonLines: json)
+    }
+
+    /// SIGHUP: re-read the configuration's alert rules and the feed.
+    func reload(_ live: LiveAggregation) {
+        _ = notifier.reloading()
+        var alerts: (AlertEngineConfig, AlertGateConfig, Set<String>)?
+        if let path = configurationPath {
+            do {
+                let fresh = try ConfigurationLoader.load(file: path)
+                alerts = SensorDaemon.alertConfigs(fresh)
+            } catch {
+                logger.error("reload: configuration not applied: \(error)")
+            }
+        }
+        live.requestReload(alerts: alerts)
+        logger.info("reloaded feed and alert rules")
+        _ = notifier.ready(status: "reloaded")
+    }
+}
+
+/// WATCHDOG=1 at half of WatchdogSec while the aggregation thread moves,
+/// STATUS= with the packet rate every few seconds.
+struct HeartbeatService: Service {
+    let live: LiveAggregation
+    let notifier: SystemdNotifier
+    let watchdog: Bool
+
+    func run() async throws {
+        let watchdogInterval = watchdog ? notifier.watchdogInterval() : nil
+        let tick: Duration = min(watchdogInterval ?? .seconds(5), .seconds(5))
+        var lastBeat = live.heartbeat.load(ordering: .relaxed)
+        var lastPackets: UInt64 = 0
+        var lastStatus = ContinuousClock.now
+        var lastWatchdog = ContinuousClock.now
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: tick) }
+            } catch {
+                break
+            }
+            if Task.isShuttingDownGracefully { break }
+            let now = ContinuousClock.now
+            if let watchdogInterval, now - lastWatchdog >= watchdogInterval {
+                let beat = live.heartbeat.load(ordering: .relaxed)
+                if beat != lastBeat { _ = notifier.watchdog() }  // a stuck aggregation thread gets no ping
+                lastBeat = beat
+                lastWatchdog = now
+            }
+            if now - lastStatus >= .seconds(5) {
+                let state = live.published.withLock { $0 }
+                let seconds = Double((now - lastStatus).components.seconds) + Double((now - lastStatus).components.attoseconds) / 1e18
+                let rate = Double(state.packets.total &- lastPackets) / max(seconds, 0.001)
+                lastPackets = state.packets.total
+                lastStatus = now
+                let drops = state.interfaces.reduce(UInt64(0)) { $0 + $1.kernel.dropped + $1.ring.ringDropped }
+                _ = notifier.status(String(format: "%.0f packets/s, %llu packets, %llu dropped, %llu alerts",
+                                           rate, state.packets.total, drops, state.alerts?.count ?? 0))
+            }
+        }
+    }
+}
+
+/// SIGHUP → reload, until graceful shutdown.
+struct ReloadService: Service {
+    let daemon: SensorDaemon
+    let live: LiveAggregation
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        try await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                daemon.reload(live)
+            }
+        }
+    }
+}
