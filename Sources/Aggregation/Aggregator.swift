@@ -150,7 +150,7 @@ public struct Aggregator: Sendable {
     /// Closed buckets, oldest first (without their sketches, to stay small).
     public private(set) var series: [SeriesPoint] = []
     public private(set) var seriesDropped: UInt64 = 0
-    public private(set) var windows: [RollingWindow]
+    public internal(set) var windows: [RollingWindow]
     /// Summaries not yet taken by `takeClosedBuckets` (bounded: the oldest go first).
     var closedBuckets: [BucketSummary] = []
     /// Ports listed per bucket in the series.
@@ -378,7 +378,7 @@ public struct SeriesPoint: Sendable, Equatable {
 /// The last N bucket summaries, merged on demand: a rolling window.
 public struct RollingWindow: Sendable {
     public let capacity: Int
-    public private(set) var summaries: [BucketSummary] = []
+    public internal(set) var summaries: [BucketSummary] = []
 
     public init(buckets: Int) {
         capacity = max(1, buckets)

@@ -4,25 +4,25 @@ import Decoding
 /// decoded or under its decode-error reason, so
 /// `total == decoded + Σ decodeErrors` always holds.
 public struct PacketCounters: Sendable, Equatable {
-    public private(set) var total: UInt64 = 0
-    public private(set) var decoded: UInt64 = 0
+    public internal(set) var total: UInt64 = 0
+    public internal(set) var decoded: UInt64 = 0
     /// Wire bytes of all records (pcap `len`).
-    public private(set) var bytes: UInt64 = 0
-    public private(set) var ipv4: UInt64 = 0
-    public private(set) var ipv6: UInt64 = 0
-    public private(set) var tcp: UInt64 = 0
-    public private(set) var udp: UInt64 = 0
-    public private(set) var icmp: UInt64 = 0
-    public private(set) var icmpv6: UInt64 = 0
-    public private(set) var otherIP: UInt64 = 0
+    public internal(set) var bytes: UInt64 = 0
+    public internal(set) var ipv4: UInt64 = 0
+    public internal(set) var ipv6: UInt64 = 0
+    public internal(set) var tcp: UInt64 = 0
+    public internal(set) var udp: UInt64 = 0
+    public internal(set) var icmp: UInt64 = 0
+    public internal(set) var icmpv6: UInt64 = 0
+    public internal(set) var otherIP: UInt64 = 0
     /// IP fragments (first and later); `nonFirstFragments` carry no ports.
-    public private(set) var fragments: UInt64 = 0
-    public private(set) var nonFirstFragments: UInt64 = 0
+    public internal(set) var fragments: UInt64 = 0
+    public internal(set) var nonFirstFragments: UInt64 = 0
     /// Indexed by `DecodeStatus.rawValue`; slot 0 (`ok`) stays 0.
-    public private(set) var decodeErrors: [UInt64]
+    public internal(set) var decodeErrors: [UInt64]
     /// First and last packet time seen (ns since the epoch); nil before any.
-    public private(set) var firstTimestampNs: Int64?
-    public private(set) var lastTimestampNs: Int64?
+    public internal(set) var firstTimestampNs: Int64?
+    public internal(set) var lastTimestampNs: Int64?
 
     public init() {
         decodeErrors = Array(repeating: 0, count: Int(DecodeStatus.allCases.map(\.rawValue).max()!) + 1)

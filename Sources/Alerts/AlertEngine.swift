@@ -31,9 +31,9 @@ public struct AlertEngineConfig: Sendable, Equatable, Codable {
 /// and detector events; it returns candidate alerts, to pass through one `AlertGate` per sink.
 /// Deterministic: the same inputs in the same order give the same alerts in the same order.
 public struct AlertEngine: Sendable {
-    public private(set) var surges: SurgeRules
-    public private(set) var events: EventRules
-    public private(set) var correlator: Correlator
+    public internal(set) var surges: SurgeRules
+    public internal(set) var events: EventRules
+    public internal(set) var correlator: Correlator
 
     public init(config: AlertEngineConfig = AlertEngineConfig()) {
         surges = SurgeRules(config: config.surges)

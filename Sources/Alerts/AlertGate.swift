@@ -45,26 +45,26 @@ public struct AlertGate: Sendable {
         var rule: AlertRuleID
         var key: String
     }
-    private struct Entry: Sendable {
+    struct Entry: Sendable {
         var lastNs: Int64
         var sequence: UInt64
     }
-    private var table: [DedupKey: Entry] = [:]
+    var table: [DedupKey: Entry] = [:]
     /// Insertion order of `table` (with stale entries for refreshed keys), for eviction.
-    private var order: [(key: DedupKey, sequence: UInt64)] = []
-    private var orderHead = 0
-    private var nextSequence: UInt64 = 0
+    var order: [(key: DedupKey, sequence: UInt64)] = []
+    var orderHead = 0
+    var nextSequence: UInt64 = 0
 
-    private var window: Int64?
-    private var deliveredInWindow = 0
-    private var suppressedInWindow: UInt64 = 0
+    var window: Int64?
+    var deliveredInWindow = 0
+    var suppressedInWindow: UInt64 = 0
 
-    public private(set) var submitted: UInt64 = 0
-    public private(set) var delivered: UInt64 = 0
-    public private(set) var deduplicated: UInt64 = 0
-    public private(set) var rateLimited: UInt64 = 0
-    public private(set) var summaries: UInt64 = 0
-    public private(set) var dedupEvictions: UInt64 = 0
+    public internal(set) var submitted: UInt64 = 0
+    public internal(set) var delivered: UInt64 = 0
+    public internal(set) var deduplicated: UInt64 = 0
+    public internal(set) var rateLimited: UInt64 = 0
+    public internal(set) var summaries: UInt64 = 0
+    public internal(set) var dedupEvictions: UInt64 = 0
 
     public init(config: AlertGateConfig = AlertGateConfig()) {
         self.config = config

@@ -175,17 +175,17 @@ struct SeriesPair: Sendable {
 /// and `port-surge` (every other protocol/port, at most `maxTrackedPorts` baselines).
 public struct SurgeRules: Sendable {
     public let config: SurgeRulesConfig
-    private var fixed: [PortKey: SeriesPair] = [:]
-    private var tracked: [PortKey: SeriesPair] = [:]
-    private let reflectionKeys: Set<PortKey>
-    public private(set) var lastBucketIndex: Int64?
-    public private(set) var bucketLengthNs: Int64?
+    var fixed: [PortKey: SeriesPair] = [:]
+    var tracked: [PortKey: SeriesPair] = [:]
+    let reflectionKeys: Set<PortKey>
+    public internal(set) var lastBucketIndex: Int64?
+    public internal(set) var bucketLengthNs: Int64?
     /// Buckets learned.
-    public private(set) var buckets: Int = 0
+    public internal(set) var buckets: Int = 0
     /// Buckets ignored: not after the last one, a non-positive length or a changed length.
-    public private(set) var rejectedBuckets: UInt64 = 0
+    public internal(set) var rejectedBuckets: UInt64 = 0
     /// `port-surge` baselines dropped to stay within `maxTrackedPorts`.
-    public private(set) var evictions: UInt64 = 0
+    public internal(set) var evictions: UInt64 = 0
 
     static let dnsKey = PortKey(IPProtocolNumber.udp, 53)
 
@@ -422,13 +422,13 @@ public struct EventRules: Sendable {
     public let backscatter: BackscatterRuleConfig
     public let scanCampaign: ScanCampaignRuleConfig
 
-    private struct Scanner: Hashable, Sendable {
+    struct Scanner: Hashable, Sendable {
         var source: IPAddress
         var fingerprint: String
     }
-    private var known: Set<Scanner> = []
-    private var knownOrder: [Scanner] = []
-    private var knownHead = 0
+    var known: Set<Scanner> = []
+    var knownOrder: [Scanner] = []
+    var knownHead = 0
 
     public init(backscatter: BackscatterRuleConfig = .init(), scanCampaign: ScanCampaignRuleConfig = .init()) {
         self.backscatter = backscatter

@@ -91,27 +91,27 @@ public struct FeedFigure: Sendable, Equatable {
 
 public struct Correlator: Sendable {
     public let config: CorrelationConfig
-    private var feedBaselines: [UInt16: Baseline] = [:]
+    var feedBaselines: [UInt16: Baseline] = [:]
     /// Recent feed buckets: port → figure, for tracked ports.
-    private var feedHistory: [Int64: [UInt16: FeedFigure]] = [:]
+    var feedHistory: [Int64: [UInt16: FeedFigure]] = [:]
     /// Recent sensor buckets: ports with a sensor surge (any protocol).
-    private var sensorHistory: [Int64: Set<UInt16>] = [:]
-    private var pendingSensor: [SurgeFinding] = []
-    private var pendingFeed: [(index: Int64, startNs: Int64, port: UInt16, figure: FeedFigure)] = []
-    public private(set) var gridNs: Int64?
-    public private(set) var sensorLatest: Int64?
-    public private(set) var feedLatest: Int64?
-    public private(set) var sensorBuckets = 0
-    public private(set) var feedBuckets = 0
+    var sensorHistory: [Int64: Set<UInt16>] = [:]
+    var pendingSensor: [SurgeFinding] = []
+    var pendingFeed: [(index: Int64, startNs: Int64, port: UInt16, figure: FeedFigure)] = []
+    public internal(set) var gridNs: Int64?
+    public internal(set) var sensorLatest: Int64?
+    public internal(set) var feedLatest: Int64?
+    public internal(set) var sensorBuckets = 0
+    public internal(set) var feedBuckets = 0
     /// Verdicts dropped because the other side fell more than `maxWaitBuckets` behind.
-    public private(set) var expired: UInt64 = 0
+    public internal(set) var expired: UInt64 = 0
     /// Verdicts dropped because more than `maxPending` were waiting.
-    public private(set) var overflow: UInt64 = 0
+    public internal(set) var overflow: UInt64 = 0
     /// Sensor surges with no verdict because the feed was not warm yet (and vice versa).
-    public private(set) var undecided: UInt64 = 0
+    public internal(set) var undecided: UInt64 = 0
     /// Feed buckets ignored: off the grid, not after the last one, or bad length.
-    public private(set) var rejectedFeedBuckets: UInt64 = 0
-    public private(set) var feedEvictions: UInt64 = 0
+    public internal(set) var rejectedFeedBuckets: UInt64 = 0
+    public internal(set) var feedEvictions: UInt64 = 0
 
     public init(config: CorrelationConfig = CorrelationConfig()) {
         self.config = config
