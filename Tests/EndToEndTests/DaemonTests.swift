@@ -36,6 +36,7 @@ import Testing
         stats:
           socket: \(dir.appendingPathComponent("run/darknetd.sock").path)
           idle_timeout: 5s
+          max_clients: 256
         state:
           directory: \(dir.appendingPathComponent("state").path)
           snapshot_interval: 1m
@@ -70,8 +71,32 @@ import Testing
         #expect(notify.wait(timeout: .seconds(30)) { $0.contains("READY=1") }, "no READY=1: \(daemon.standardError)")
 
         let (replayExe, replayArgs) = net.inNamespace(net.sender, [Executables.system("tcpreplay")!, "-q", "-i", net.senderInterface, capture])
-        let replay = try Subprocess.run(replayExe, replayArgs, timeout: .seconds(60))
-        #expect(replay.status == 0, "\(replay.output)")
+        let replay = try Subprocess(replayExe, replayArgs)
+        let socket = dir.appendingPathComponent("run/darknetd.sock").path
+
+        // Hostile clients while traffic flows: 200 connections, an oversized line,
+        // invalid JSON and invalid UTF-8, clients that never read. Capture keeps counting.
+        var hostile: [Int32] = []
+        for i in 0..<200 {
+            let fd = DaemonTests.connect(socket)
+            guard fd >= 0 else { continue }
+            hostile.append(fd)
+            let junk: [UInt8]
+            switch i % 4 {
+            case 0: junk = Array(repeating: UInt8(ascii: "A"), count: 10_000) + [10]
+            case 1: junk = Array("{not json\n".utf8)
+            case 2: junk = [0xFF, 0xFE, 0x7B, 0x0A]
+            default: junk = Array(String(repeating: "{\"command\":\"series\"}\n", count: 50).utf8)  // and never read
+            }
+            _ = junk.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+        #expect(hostile.count >= 60)
+        let before = try DaemonTests.packets(socket)
+        Thread.sleep(forTimeInterval: 2)
+        let after = try DaemonTests.packets(socket)
+        #expect(after > before, "capture counters stopped moving under hostile clients: \(before) -> \(after)")
+        for fd in hostile { close(fd) }
+        #expect(replay.waitForExit(timeout: .seconds(60)) == 0, "\(replay.standardError)")
 
         // The surge alert reaches syslog as one RFC 5424 message with structured data.
         #expect(syslog.wait(timeout: .seconds(15)) { $0.contains("dns-open-resolver-surge") },
@@ -85,7 +110,6 @@ import Testing
         #expect(jsonLines.contains("\"rule\":\"dns-open-resolver-surge\""))
 
         // darknetctl and the raw protocol see the numbers.
-        let socket = dir.appendingPathComponent("run/darknetd.sock").path
         let stats = try Subprocess.run(Executables.darknetctl, ["--socket", socket, "stats", "--json"])
         #expect(stats.status == 0, "\(stats.output)")
         let statsObject = try #require(try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any])
@@ -101,6 +125,12 @@ import Testing
         #expect(notify.wait(timeout: .seconds(5)) { $0.contains("WATCHDOG=1") })
         #expect(notify.drain().contains { $0.contains("STATUS=") })
 
+        // SIGHUP: feed and alert rules re-read, windows kept.
+        kill(daemon.process.processIdentifier, SIGHUP)  // `ip netns exec` execs the daemon: same pid
+        #expect(notify.wait(timeout: .seconds(10)) { $0.contains("RELOADING=1") })
+        #expect(daemon.wait(until: { daemon.standardError.contains("reloaded feed and alert rules") }, timeout: .seconds(10)))
+        #expect(try DaemonTests.packets(socket) >= after)
+
         // Graceful stop: STOPPING=1, exit 0, socket removed, state saved.
         daemon.process.terminate()  // SIGTERM
         let status = daemon.waitForExit(timeout: .seconds(15))
@@ -112,8 +142,48 @@ import Testing
         // A restart restores the windows and baselines.
         let again = try Subprocess(exe, args, environment: environment)
         #expect(again.wait(until: { again.standardError.contains("state restored") }, timeout: .seconds(30)), "\(again.standardError)")
+        // Signals are handled once the service group runs (just after "darknetd running").
+        #expect(again.wait(until: { again.standardError.contains("darknetd running") }, timeout: .seconds(30)))
+        Thread.sleep(forTimeInterval: 0.5)
         again.process.terminate()
         #expect(again.waitForExit(timeout: .seconds(15)) == 0)
+    }
+
+    /// A raw connection to the stats socket (-1 on failure).
+    static func connect(_ path: String) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = b }
+        }
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if status != 0 { close(fd); return -1 }
+        return fd
+    }
+
+    /// Packets counted so far, through the raw protocol (one JSON line each way).
+    static func packets(_ path: String) throws -> Int {
+        let fd = connect(path)
+        guard fd >= 0 else { throw VethNamespaces.NamespaceError(description: "cannot connect to \(path)") }
+        defer { close(fd) }
+        let request = Array("{\"command\":\"stats\"}\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while recv(fd, &byte, 1, 0) == 1 {
+            if byte == 10 { break }
+            line.append(byte)
+        }
+        let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
+        let data = object?["data"] as? [String: Any]
+        let since = data?["since_start"] as? [String: Any]
+        return since?["total"] as? Int ?? -1
     }
 
     @Test func badConfigurationNamesKeyAndLine() throws {
