@@ -38,6 +38,11 @@ public final class SensorDaemon: Sendable {
     public func run() async throws {
         let c = configuration
         try c.validateForRun()
+        // SIGTERM/SIGINT during start-up (before the service group traps them)
+        // are remembered, and the group shuts down gracefully as soon as it runs.
+        let handler: @convention(c) (Int32) -> Void = { _ in earlyStopSignal.store(true, ordering: .relaxed) }
+        signal(SIGTERM, handler)
+        signal(SIGINT, handler)
 
         // 1. Capture handles first: they need CAP_NET_RAW, which is dropped below.
         var handles: [PcapHandle] = []
@@ -226,6 +231,9 @@ public final class SensorDaemon: Sendable {
     }
 }
 
+/// Set by SIGTERM/SIGINT before the service group took the signals over.
+let earlyStopSignal = Atomic<Bool>(false)
+
 /// WATCHDOG=1 at half of WatchdogSec while the aggregation thread moves,
 /// STATUS= with the packet rate every few seconds.
 struct HeartbeatService: Service {
@@ -234,6 +242,8 @@ struct HeartbeatService: Service {
     let watchdog: Bool
 
     func run() async throws {
+        // A stop requested during start-up: returning shuts the group down gracefully.
+        if earlyStopSignal.load(ordering: .relaxed) { return }
         let watchdogInterval = watchdog ? notifier.watchdogInterval() : nil
         let tick: Duration = min(watchdogInterval ?? .seconds(5), .seconds(5))
         var lastBeat = live.heartbeat.load(ordering: .relaxed)
