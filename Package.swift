@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "darknetd", targets: ["darknetd"]),
         .executable(name: "darknetctl", targets: ["darknetctl"]),
+        // Libraries for the fuzzing package in Fuzz/ (and other out-of-tree
+        // harnesses); the sensor itself does not need them.
+        .library(name: "DarknetDecoding", targets: ["Decoding"]),
+        .library(name: "DarknetSynth", targets: ["Synth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
