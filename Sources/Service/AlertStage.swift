@@ -178,10 +178,17 @@ public struct AlertsSection: Codable, Sendable {
         public var topSources: [String]
         public var suppressed: UInt64?
         public var message: String
+        /// Correlated rules: the feed's figures for the port and the lag found.
+        public var feedObserved: Double?
+        public var feedBaseline: Double?
+        public var lagBuckets: Int?
 
         enum CodingKeys: String, CodingKey {
             case rule, time, severity, key, proto, port, address, metric, observed, baseline, deviation, suppressed, message
             case topSources = "top_sources"
+            case feedObserved = "feed_observed"
+            case feedBaseline = "feed_baseline"
+            case lagBuckets = "lag_buckets"
         }
     }
 
@@ -194,7 +201,9 @@ public struct AlertsSection: Codable, Sendable {
             Row(rule: a.rule.rawValue, time: Timestamps.rfc3339(a.timeNs), severity: a.severity.name, key: a.key,
                 proto: a.ipProtocol.map(ProtocolName.name), port: a.port, address: a.address?.description, metric: a.metric,
                 observed: a.observed, baseline: a.baseline, deviation: a.deviation,
-                topSources: a.topSources.map { "\($0.address)" }, suppressed: a.suppressed, message: a.message)
+                topSources: a.topSources.map { "\($0.address)" }, suppressed: a.suppressed, message: a.message,
+                feedObserved: a.correlation?.feedObserved, feedBaseline: a.correlation?.feedBaseline,
+                lagBuckets: a.correlation?.lagBuckets)
         }
     }
 }

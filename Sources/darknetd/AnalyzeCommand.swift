@@ -43,6 +43,12 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: "ISO country of the darknet itself (the target country for locality), e.g. JP.")
     var sensorCountry: String?
 
+    @Option(name: .long, help: "Also write this sensor's per-bucket aggregates and scan episodes in the sensor export format (another darknetd imports it with --feed).")
+    var export: String?
+
+    @Option(name: .long, help: "Sensor name written in the export's header.")
+    var sensorName: String = "darknetd"
+
     func validate() throws {
         if pcap.isEmpty && !demo { throw ValidationError("give at least one capture with --pcap FILE, or --demo") }
         if !pcap.isEmpty && demo { throw ValidationError("--demo replaces --pcap; give one or the other") }
@@ -105,6 +111,13 @@ struct AnalyzeCommand: ParsableCommand {
         let run = Pipeline().run(source: source, consumer: &consumer)
         consumer.finish()
         let aggregator = consumer.aggregator
+        if let export {
+            do {
+                try SensorExport.write(aggregator: aggregator, sensor: sensorName, to: export)
+            } catch {
+                throw fail("export: \(error)")
+            }
+        }
         var comparisonText: String?
         var comparisonResult: FeedComparison?
         var report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)

@@ -96,4 +96,34 @@ import Testing
         #expect(locality["sensor_country"] as? String == "JP")
         #expect((locality["feed_only_target_countries"] as? [String]) == [])
     }
+
+    /// Two sensors of ours: one exports, the other imports the export as its feed.
+    @Test func anotherSensorsExportCorrelatesAsAFeed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-export-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let capture = dir.appendingPathComponent("a.pcap").path
+        _ = try Subprocess.run(Executables.darknetd, ["generate", "--out", capture, "--packets", "60000", "--rate", "40",
+                                                      "--surge", "600:900:100", "--seed", "3"])
+        let export = dir.appendingPathComponent("sensor-a.jsonl").path
+        let first = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--export", export, "--sensor-name", "sensor-a"])
+        #expect(first.status == 0, "\(first.output)")
+        let exported = try String(contentsOfFile: export, encoding: .utf8)
+        #expect(exported.hasPrefix("{"))
+        #expect(exported.contains("\"sensor\":\"sensor-a\""))
+        #expect(exported.contains("\"type\":\"bucket\""))
+
+        let second = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", export, "--feed-format", "sensor",
+                                                          "--format", "json"])
+        #expect(second.waitForExit(timeout: .seconds(120)) == 0, "\(second.standardError)")
+        let report = try json(second.standardOutput)
+        let correlation = try #require(report["correlation"] as? [[String: Any]])
+        let total = try #require(correlation.first { $0["series"] as? String == "total" })
+        // The same traffic on both sides: identical series.
+        #expect(abs((total["pearson"] as? Double ?? 0) - 1) < 1e-9)
+        #expect(total["best_lag_buckets"] as? Int == 0)
+        let feed = try #require(report["feed"] as? [String: Any])
+        let status = try #require(feed["status"] as? [String: Any])
+        #expect(status["format"] as? String == "sensor")
+    }
 }
