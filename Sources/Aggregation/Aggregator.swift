@@ -20,6 +20,8 @@ public struct AggregationConfig: Sendable, Equatable {
     public var sourceDetailCapacity: Int = 1 << 16
     /// Slots of the distinct-pair table (8 bytes each).
     public var pairSlots: Int = 1 << 22
+    /// Slots of the per-bucket pair table behind per-port distinct scan sources.
+    public var bucketPairSlots: Int = 1 << 18
     /// Aggregate sources to /24 (IPv4) and /48 (IPv6) prefixes.
     public var aggregateSourcePrefixes: Bool = false
     /// Ports listed per bucket in the JSON series (the busiest).
@@ -60,6 +62,9 @@ public struct SourceDetail: BoundedTableValue, Equatable {
     public var zmapPackets: UInt32 = 0
     public var masscanPackets: UInt32 = 0
     public var miraiPackets: UInt32 = 0
+    /// `CountryTable` row of the source's country, looked up once when the
+    /// source enters the table (the per-packet path then needs no GeoIP probe).
+    public var countryRow: UInt16 = 0
 
     public init() {}
     public var evictionWeight: UInt64 { packets }
@@ -127,6 +132,9 @@ public struct Aggregator: Sendable {
     /// Country of each source (through a cache); nil database: all unknown.
     public private(set) var countryCache: CountryCache
     public private(set) var pairs: DistinctPairs
+    /// Distinct (source, port) pairs of the open bucket's scan traffic: small
+    /// enough to stay in cache, cleared at every bucket boundary.
+    public private(set) var bucketPairs: DistinctPairs
     public private(set) var topSources: SpaceSaving<IPAddress>
     public private(set) var sourceDetails: BoundedTable<IPAddress, SourceDetail>
     public private(set) var distinctSources = HyperLogLog(precision: 14)
@@ -146,6 +154,8 @@ public struct Aggregator: Sendable {
     let watchedPortMask: [Bool]
     /// Packets whose time fell before the open bucket (counted in it).
     public private(set) var latePackets: UInt64 = 0
+    /// Evictions of the per-bucket pair table, all buckets together.
+    public private(set) var bucketPairEvictions: UInt64 = 0
 
     /// Closed buckets, oldest first (without their sketches, to stay small).
     public private(set) var series: [SeriesPoint] = []
@@ -162,6 +172,7 @@ public struct Aggregator: Sendable {
         self.buckets = TimeBuckets(lengthSeconds: config.bucketSeconds, utcOffsetSeconds: config.utcOffsetSeconds)
         self.hasher = config.hashSeed
         self.pairs = DistinctPairs(slots: config.pairSlots)
+        self.bucketPairs = DistinctPairs(slots: config.bucketPairSlots)
         self.topSources = SpaceSaving(capacity: config.topSourceCapacity)
         self.sourceDetails = BoundedTable(capacity: config.sourceDetailCapacity, hasher: config.hashSeed)
         self.scans = ScanDetector(config: config.scan, darknetSize: config.darknetSize, hasher: config.hashSeed)
@@ -175,7 +186,7 @@ public struct Aggregator: Sendable {
 
     /// Pair-table key spaces, so one table serves every distinct count.
     enum PairKind: UInt64 {
-        case portSource = 1, portDestination = 2, sourceDestination = 3, countrySource = 4, bucketScanSource = 5
+        case portSource = 1, portDestination = 2, sourceDestination = 3, bucketScanSource = 5
     }
 
     public mutating func add(_ r: PacketRecord) {
@@ -218,8 +229,17 @@ public struct Aggregator: Sendable {
         var fresh = SourceDetail()
         fresh.firstSeenNs = r.timestampNs
         fresh.lastSeenNs = r.timestampNs
-        let slot = sourceDetails.findOrInsert(source, initial: fresh).slot
+        let placed = sourceDetails.findOrInsert(source, initial: fresh)
+        let slot = placed.slot
         var detail = sourceDetails[slot: slot]
+        if placed.inserted {
+            // A source new to the table: its country once, and one more distinct
+            // source for that country (a source evicted and seen again counts again:
+            // country sources overcount by at most the table's evictions).
+            let row = CountryTable.rowIndex(countryCache.country(of: r.source))
+            detail.countryRow = UInt16(row)
+            countries.addSource(row: row)
+        }
         detail.packets &+= 1
         if r.timestampNs < detail.firstSeenNs { detail.firstSeenNs = r.timestampNs }
         if r.timestampNs > detail.lastSeenNs { detail.lastSeenNs = r.timestampNs }
@@ -240,7 +260,7 @@ public struct Aggregator: Sendable {
                 ports.addDestination(row: row)
             }
             if trafficClass == .scan || trafficClass == .reflectionRecon {
-                if pairs.insert(hasher.hash(sourceHash, PairKind.bucketScanSource.rawValue << 32 | UInt64(row), UInt64(bitPattern: bucket))) {
+                if bucketPairs.insert(hasher.hash(sourceHash, PairKind.bucketScanSource.rawValue << 32 | UInt64(row))) {
                     ports.addBucketScanSource(row: row)
                 }
                 if r.ipProtocol == IPProtocolNumber.udp && watchedPortMask[Int(port)] {
@@ -251,11 +271,7 @@ public struct Aggregator: Sendable {
         if pairs.insert(hasher.hash(sourceHash, destinationHash, PairKind.sourceDestination.rawValue)) {
             detail.destinations &+= 1
         }
-        let countryRow = CountryTable.rowIndex(countryCache.country(of: r.source))
-        countries.count(row: countryRow, bytes: r.wireLength, trafficClass: trafficClass)
-        if pairs.insert(hasher.hash(sourceHash, PairKind.countrySource.rawValue << 32 | UInt64(countryRow))) {
-            countries.addSource(row: countryRow)
-        }
+        countries.count(row: Int(detail.countryRow), bytes: r.wireLength, trafficClass: trafficClass)
         sourceDetails[slot: slot] = detail
 
         switch trafficClass {
@@ -312,6 +328,8 @@ public struct Aggregator: Sendable {
         bucketCounters = PacketCounters()
         bucketClasses = ClassCounts()
         bucketSources.reset()
+        bucketPairEvictions &+= bucketPairs.evictions
+        bucketPairs.removeAll()
         currentBucket = nil
     }
 
