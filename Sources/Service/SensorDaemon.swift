@@ -79,6 +79,8 @@ public final class SensorDaemon: Sendable {
         // 3. Aggregation, alerts, feed, restored state.
         var aggregationConfig = c.aggregationConfig()
         aggregationConfig.closedBucketQueue = 4096
+        // The daemon reads windows, not a whole-period series: keep the series to the longest window.
+        aggregationConfig.maxSeriesBuckets = aggregationConfig.windowBuckets.max() ?? 1440
         var aggregator = Aggregator(config: aggregationConfig, geoip: geoip)
         let (engineConfig, gateConfig, disabled) = SensorDaemon.alertConfigs(c)
         var stage = AlertStage(engine: engineConfig, gate: gateConfig, sinks: try SensorDaemon.sinks(c, logger: logger))
