@@ -46,6 +46,14 @@ public struct DistinctPairs: Sendable {
         return true
     }
 
+    /// Reads the set a later `insert(hash)` will probe, so its cache miss
+    /// overlaps with other work (a software prefetch in plain Swift). The
+    /// value is returned so the read cannot be optimised away.
+    @inline(__always)
+    public func touch(_ hash: UInt64) -> UInt64 {
+        slots[(Int(truncatingIfNeeded: hash >> 32) & setMask) &* 2]
+    }
+
     public mutating func removeAll() {
         for i in slots.indices { slots[i] = 0 }
         evictions = 0

@@ -16,11 +16,7 @@ extension PacketCounters: RecordConsumer {
     }
 }
 
-extension Aggregator: RecordConsumer {
-    public mutating func consume(_ records: Span<PacketRecord>) {
-        for i in records.indices { add(records[i]) }
-    }
-}
+extension Aggregator: RecordConsumer {}
 
 /// Capture thread → ring → consumer, identical for files and interfaces.
 public struct Pipeline {
