@@ -38,7 +38,12 @@ out="$root/fuzz-out"
 # "Adding a target").
 # ---------------------------------------------------------------------------
 TARGET_TABLE="
-decoder     FuzzDecoder     4096
+decoder         FuzzDecoder         4096
+feed-norse      FuzzFeedNorse       4096
+feed-csv        FuzzFeedCSV         4096
+config          FuzzConfig          8192
+stats-request   FuzzStatsRequest    4096
+snapshot        FuzzSnapshot        65536
 "
 
 target_names() { awk 'NF { print $1 }' <<<"$TARGET_TABLE"; }
