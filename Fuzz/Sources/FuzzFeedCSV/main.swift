@@ -25,17 +25,31 @@ func checkEvent(_ event: FeedEvent, columns: CSVFeedParser.Columns) {
     invariant(event.timestampNs == arrivalNs || columns.index[.time] != nil, "a time without a time column")
 }
 
-/// RFC 4180 writer for the split/join round trip: every field quoted.
+/// RFC 4180 writer for the split/join round trip: every field quoted. Works
+/// on UTF-8 bytes, as `splitFields` does: a quote followed by a combining
+/// mark is one Character, which String-level replacing would not see.
 func joinQuoted(_ fields: [String]) -> String {
-    fields.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ",")
+    var out: [UInt8] = []
+    for (index, field) in fields.enumerated() {
+        if index > 0 { out.append(UInt8(ascii: ",")) }
+        out.append(UInt8(ascii: "\""))
+        for byte in field.utf8 {
+            out.append(byte)
+            if byte == UInt8(ascii: "\"") { out.append(byte) }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-        line.hasSuffix("\r") ? line.dropLast() : line
+    // Split on bytes, as the feed reader does ("\r\n" is one Character, so a
+    // Character split on "\n" would miss CRLF line ends).
+    let lines: [Substring] = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { bytes in
+        Substring(bytes.last == 0x0D ? bytes.dropLast() : bytes)
     }
 
     var parser = CSVFeedParser()
@@ -68,7 +82,7 @@ public func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             invariant(CSVFeedParser.splitFields(Substring(rejoined)) == .success(fields),
                       "fields re-joined and re-split differ")
             // Fields without quotes or commas also survive an unquoted join.
-            if fields.allSatisfy({ !$0.contains(",") && !$0.hasPrefix("\"") }) {
+            if fields.allSatisfy({ !$0.utf8.contains(UInt8(ascii: ",")) && $0.utf8.first != UInt8(ascii: "\"") }) {
                 invariant(CSVFeedParser.splitFields(Substring(fields.joined(separator: ","))) == .success(fields),
                           "unquoted fields re-joined and re-split differ")
             }

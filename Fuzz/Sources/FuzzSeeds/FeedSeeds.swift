@@ -45,8 +45,8 @@ enum FeedSeeds {
         for (name, text) in csvFiles {
             var parser = CSVFeedParser()
             var events = 0
-            for line in text.split(separator: "\n") {
-                let l = line.hasSuffix("\r") ? line.dropLast() : line
+            for bytes in text.utf8.split(separator: 0x0A) {
+                let l = Substring(bytes.last == 0x0D ? bytes.dropLast() : bytes)
                 guard case .success(let found) = parser.parse(line: l, defaultTimeNs: 0) else {
                     fatalError("FuzzSeeds: CSV seed \(name) has a bad line: \(l)")
                 }
