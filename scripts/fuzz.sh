@@ -101,7 +101,12 @@ harness_path() { echo "$fuzz_package/.build/debug/$1"; }
 regenerate_seeds() {  # NAME
     rm -rf "${out:?}/seeds/$1"
     mkdir -p "$out/seeds/$1"
-    "$fuzz_package/.build-seeds/debug/FuzzSeeds" "$out/seeds" "$1"
+    # Explicit: fuzz_one runs in an `||` list, where `set -e` does not apply, and
+    # a target must not go on fuzzing from an empty corpus when its seeds broke.
+    if ! "$fuzz_package/.build-seeds/debug/FuzzSeeds" "$out/seeds" "$1"; then
+        echo "fuzz.sh: seed generation for $1 failed" >&2
+        exit 1
+    fi
 }
 
 # Flags shared by fuzzing, repro and minimize.

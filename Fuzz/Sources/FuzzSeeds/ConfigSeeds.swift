@@ -45,7 +45,7 @@ enum ConfigSeeds {
           json_file: /var/log/darknetd/alerts.jsonl
           cooldown: 15m
           rules:
-            dns-surge: {factor: 4, deviations: 3, min_packets: 1000, warmup_buckets: 30}
+            dns-open-resolver-surge: {factor: 4, deviations: 3, min_packets: 1000, warmup_buckets: 30}
         stats:
           socket: /run/darknetd/darknetd.sock
           mode: "0640"
@@ -58,8 +58,11 @@ enum ConfigSeeds {
           watchdog: off
 
         """
-        guard let config = try? ConfigurationLoader.load(yaml: custom) else {
-            fatalError("FuzzSeeds: the custom configuration seed does not load: \((try? ConfigurationLoader.load(yaml: custom)).debugDescription)")
+        let config: SensorConfiguration
+        do {
+            config = try ConfigurationLoader.load(yaml: custom)
+        } catch {
+            fatalError("FuzzSeeds: the custom configuration seed does not load:\n\(error)")
         }
         add("custom", custom)
         add("custom-effective", config.effectiveYAML())
