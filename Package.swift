@@ -11,6 +11,11 @@ let package = Package(
         // harnesses); the sensor itself does not need them.
         .library(name: "DarknetDecoding", targets: ["Decoding"]),
         .library(name: "DarknetSynth", targets: ["Synth"]),
+        .library(name: "DarknetAggregation", targets: ["Aggregation"]),
+        .library(name: "DarknetAlerts", targets: ["Alerts"]),
+        .library(name: "DarknetGeoIP", targets: ["GeoIP"]),
+        .library(name: "DarknetFeed", targets: ["Feed"]),
+        .library(name: "DarknetService", targets: ["Service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

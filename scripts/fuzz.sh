@@ -38,7 +38,12 @@ out="$root/fuzz-out"
 # "Adding a target").
 # ---------------------------------------------------------------------------
 TARGET_TABLE="
-decoder     FuzzDecoder     4096
+decoder         FuzzDecoder         4096
+feed-norse      FuzzFeedNorse       4096
+feed-csv        FuzzFeedCSV         4096
+config          FuzzConfig          8192
+stats-request   FuzzStatsRequest    4096
+snapshot        FuzzSnapshot        65536
 "
 
 target_names() { awk 'NF { print $1 }' <<<"$TARGET_TABLE"; }
@@ -96,7 +101,12 @@ harness_path() { echo "$fuzz_package/.build/debug/$1"; }
 regenerate_seeds() {  # NAME
     rm -rf "${out:?}/seeds/$1"
     mkdir -p "$out/seeds/$1"
-    "$fuzz_package/.build-seeds/debug/FuzzSeeds" "$out/seeds" "$1"
+    # Explicit: fuzz_one runs in an `||` list, where `set -e` does not apply, and
+    # a target must not go on fuzzing from an empty corpus when its seeds broke.
+    if ! "$fuzz_package/.build-seeds/debug/FuzzSeeds" "$out/seeds" "$1"; then
+        echo "fuzz.sh: seed generation for $1 failed" >&2
+        exit 1
+    fi
 }
 
 # Flags shared by fuzzing, repro and minimize.

@@ -49,7 +49,8 @@ public struct FeedEvent: Sendable, Equatable {
     }
 
     /// Trims and truncates a service name to `maxServiceLength` UTF-8 bytes
-    /// (on a character boundary); empty names become `nil`.
+    /// (on a character boundary, trimmed again after the cut); empty names
+    /// become `nil`. Idempotent: a bounded name is returned unchanged.
     public static func boundedService(_ text: String) -> String? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { return nil }
@@ -62,7 +63,10 @@ public struct FeedEvent: Sendable, Equatable {
             out.append(character)
             bytes += size
         }
-        return out.isEmpty ? nil : out
+        // The cut may fall just after a space: trim again, so that a bounded
+        // name is its own bounded form ("http " and "http" are one service).
+        let bounded = out.trimmingCharacters(in: .whitespaces)
+        return bounded.isEmpty ? nil : bounded
     }
 }
 

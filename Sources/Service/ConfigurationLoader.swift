@@ -1,6 +1,11 @@
 import Aggregation
 import Foundation
 import Yams
+// libyaml itself (Yams's C target), for the nesting check below: its event
+// parser is iterative, unlike Yams's composer.
+#if canImport(CYaml)
+import CYaml
+#endif
 
 /// One problem in a configuration file: where (key path, line, column) and what.
 public struct ConfigurationIssue: Sendable, Equatable, CustomStringConvertible {
@@ -54,7 +59,18 @@ public enum ConfigurationLoader {
     /// Configuration files larger than this are refused unread.
     public static let maxFileBytes = 1 << 20
 
+    /// Collections nested deeper than this are refused before Yams builds the
+    /// document (a configuration needs 4 levels: `alerts.rules.NAME.key`).
+    /// Yams composes nodes recursively, so `[[[[...` a few thousand levels deep
+    /// overflows the stack; a 1 MiB file can be a million levels deep.
+    public static let maxNestingDepth = 64
+
     public static func load(yaml text: String, source: String? = nil) throws(ConfigurationError) -> SensorConfiguration {
+        if let mark = YAMLNesting.firstCollection(deeperThan: maxNestingDepth, in: text) {
+            throw ConfigurationError(source: source, issues: [ConfigurationIssue(
+                keyPath: "", line: mark.line, column: mark.column,
+                message: "YAML nesting deeper than \(maxNestingDepth) levels (lists and mappings inside each other); a configuration needs 4")])
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -632,5 +648,49 @@ enum DurationFormat {
         let hours = magnitude / 3600
         let minutes = magnitude % 3600 / 60
         return sign + (hours < 10 ? "0" : "") + "\(hours):" + (minutes < 10 ? "0" : "") + "\(minutes)"
+    }
+}
+
+/// How deep a YAML text nests its collections, measured with libyaml's event
+/// parser (iterative: its state stack is on the heap), before Yams's
+/// recursive composer sees the text.
+enum YAMLNesting {
+    /// Where the first collection deeper than `limit` starts (1-based line and
+    /// column, as Yams reports them), or nil when there is none. Syntax errors
+    /// end the scan with nil: the loader reports them from Yams, which meets
+    /// them no deeper than `limit`.
+    static func firstCollection(deeperThan limit: Int, in text: String) -> (line: Int, column: Int)? {
+        #if canImport(CYaml)
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty else { return nil }
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else { return nil }
+        defer { yaml_parser_delete(&parser) }
+        return bytes.withUnsafeBufferPointer { buffer -> (line: Int, column: Int)? in
+            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var depth = 0
+            var event = yaml_event_t()
+            while yaml_parser_parse(&parser, &event) == 1 {
+                let type = event.type
+                let mark = event.start_mark
+                yaml_event_delete(&event)
+                switch type {
+                case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                    depth += 1
+                    if depth > limit { return (Int(mark.line) + 1, Int(mark.column) + 1) }
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                    depth -= 1
+                case YAML_STREAM_END_EVENT:
+                    return nil
+                default:
+                    break
+                }
+            }
+            return nil
+        }
+        #else
+        #error("ConfigurationLoader needs libyaml (Yams's CYaml module) to bound YAML nesting")
+        #endif
     }
 }

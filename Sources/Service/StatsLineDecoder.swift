@@ -71,13 +71,20 @@ public struct BoundedLineDecoder: ByteToMessageDecoder {
 
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
-        // A last line without a newline still counts as a request.
+        // A last line without a newline still counts as a request, under the
+        // same limit: decode() keeps up to maxLength + 2 bytes of a line
+        // (room for "\r\n"), so the tail at EOF may be one or two over.
         if !discarding, buffer.readableBytes > 0 {
             var content = buffer.readableBytes
             if buffer.readableBytesView.last == 0x0D { content -= 1 }
-            let line = buffer.readSlice(length: content)!
-            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-            context.fireChannelRead(Self.wrapInboundOut(.line(line)))
+            if content > maxLength {
+                buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+                context.fireChannelRead(Self.wrapInboundOut(.tooLarge))
+            } else {
+                let line = buffer.readSlice(length: content)!
+                buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+                context.fireChannelRead(Self.wrapInboundOut(.line(line)))
+            }
         }
         buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
         return .needMoreData

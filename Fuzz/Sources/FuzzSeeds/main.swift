@@ -12,8 +12,14 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Aggregation
+import Alerts
 import Decoding
+import Feed
+import Foundation
+import FuzzServiceSupport
 import FuzzSupport
+import Service
 import Synth
 
 typealias Seed = (name: String, bytes: [UInt8])
@@ -21,6 +27,11 @@ typealias Seed = (name: String, bytes: [UInt8])
 /// Seed generators by target name (the names scripts/fuzz.sh uses).
 let generators: [(target: String, seeds: () -> [Seed])] = [
     ("decoder", DecoderSeeds.all),
+    ("feed-norse", FeedSeeds.norse),
+    ("feed-csv", FeedSeeds.csv),
+    ("config", ConfigSeeds.all),
+    ("stats-request", StatsRequestSeeds.all),
+    ("snapshot", SnapshotSeeds.all),
 ]
 
 enum DecoderSeeds {
