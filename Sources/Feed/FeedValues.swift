@@ -227,7 +227,11 @@ public enum FeedTime {
         var digits = 0
         while index < bytes.count, let d = digit(bytes[index]) {
             guard digits < 19 else { return nil }
-            whole = whole * 10 + d
+            // 19 digits can exceed Int64.max (9,223,372,036,854,775,807): such a time is not one.
+            let (times10, overflow) = whole.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = times10.addingReportingOverflow(d)
+            guard !overflow, !overflow2 else { return nil }
+            whole = next
             digits += 1
             index += 1
         }

@@ -42,4 +42,19 @@ import Testing
         #expect(FeedEvent.boundedService(name) == String(repeating: "a", count: 63))
         #expect(FeedEvent.boundedService(String(repeating: "x", count: 64) + " ") == String(repeating: "x", count: 64))
     }
+
+    /// feed-csv fuzz finding (ten-minute run): a 19-digit Unix time above
+    /// Int64.max overflowed the digit accumulator and trapped the parser.
+    @Test func nineteenDigitUnixTimeIsRejectedNotTrapped() {
+        #expect(FeedTime.nanoseconds(text: "9412695298852985297") == nil)
+        #expect(FeedTime.nanoseconds(text: "-9412695298852985297") == nil)
+        #expect(FeedTime.nanoseconds(text: "9999999999999999999.5") == nil)
+        // The largest representable 19-digit value still parses as a (nanosecond) time.
+        #expect(FeedTime.nanoseconds(text: "1412695298000000000") == 1_412_695_298_000_000_000)
+        var parser = CSVFeedParser()
+        _ = parser.parse(line: "date,src"[...], defaultTimeNs: 0)
+        if case .success(let events) = parser.parse(line: "9412695298852985297,192.0.2.1"[...], defaultTimeNs: 0) {
+            Issue.record("an out-of-range time was accepted: \(events)")
+        }
+    }
 }
