@@ -46,8 +46,11 @@ let package = Package(
         .target(name: "Ring"),
         // The only importer of the C modules: pcap handles, sources, capture thread.
         .target(name: "Capture", dependencies: ["CPcap", "Decoding", "Ring"]),
+        // Cache hints for the aggregation tables (prefetch, transparent huge pages);
+        // neither reads nor writes through a pointer.
+        .target(name: "CHotPath"),
         // Classes, per-bucket state, sketches, windows.
-        .target(name: "Aggregation", dependencies: ["Decoding", "GeoIP"]),
+        .target(name: "Aggregation", dependencies: ["Decoding", "GeoIP", "CHotPath"]),
         // Country of an address: the only importer of CMaxMindDB, plus a per-packet cache.
         .target(name: "GeoIP", dependencies: ["CMaxMindDB", "Decoding"]),
         // Packet builders and pcap/pcapng writers: test fixtures, demo and benchmark captures.
@@ -84,6 +87,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Times read+decode and aggregation separately (docs/benchmarks.md).
+        .executableTarget(
+            name: "darknet-stages",
+            dependencies: ["Service", "Capture", "Decoding", "Aggregation"],
+            path: "Benchmarks/Stages"
         ),
         .executableTarget(
             name: "darknetctl",

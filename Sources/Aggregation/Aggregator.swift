@@ -154,8 +154,6 @@ public struct Aggregator: Sendable {
     let watchedPortMask: [Bool]
     /// Packets whose time fell before the open bucket (counted in it).
     public private(set) var latePackets: UInt64 = 0
-    /// Where `touch` reads go, so the optimiser keeps them.
-    var touchSink: UInt64 = 0
     /// Evictions of the per-bucket pair table, all buckets together.
     public private(set) var bucketPairEvictions: UInt64 = 0
 
@@ -175,12 +173,12 @@ public struct Aggregator: Sendable {
         self.hasher = config.hashSeed
         self.pairs = DistinctPairs(slots: config.pairSlots)
         self.bucketPairs = DistinctPairs(slots: config.bucketPairSlots)
-        self.topSources = SpaceSaving(capacity: config.topSourceCapacity)
+        self.topSources = SpaceSaving(capacity: config.topSourceCapacity, hasher: config.hashSeed)
         self.sourceDetails = BoundedTable(capacity: config.sourceDetailCapacity, hasher: config.hashSeed)
         self.scans = ScanDetector(config: config.scan, darknetSize: config.darknetSize, hasher: config.hashSeed)
         self.backscatter = BackscatterDetector(config: config.backscatter, darknetSize: config.darknetSize, hasher: config.hashSeed)
         self.windows = config.windowBuckets.map { RollingWindow(buckets: $0) }
-        self.bucketWatched = SpaceSaving(capacity: 512)
+        self.bucketWatched = SpaceSaving(capacity: 512, hasher: config.hashSeed)
         var mask = [Bool](repeating: false, count: 65_536)
         for port in config.watchedUDPPorts { mask[Int(port)] = true }
         self.watchedPortMask = mask
@@ -226,12 +224,12 @@ public struct Aggregator: Sendable {
         }
         bucketSources.insert(hash: sourceHash)
         distinctDestinations.insert(hash: destinationHash)
-        topSources.add(source)
+        topSources.add(source, hash: sourceHash)
 
         var fresh = SourceDetail()
         fresh.firstSeenNs = r.timestampNs
         fresh.lastSeenNs = r.timestampNs
-        let placed = sourceDetails.findOrInsert(source, initial: fresh)
+        let placed = sourceDetails.findOrInsert(source, hash: sourceHash, initial: fresh)
         let slot = placed.slot
         var detail = sourceDetails[slot: slot]
         if placed.inserted {
@@ -262,7 +260,7 @@ public struct Aggregator: Sendable {
                 ports.addDestination(row: row)
             }
             if trafficClass == .scan || trafficClass == .reflectionRecon {
-                if bucketPairs.insert(hasher.hash(sourceHash, PairKind.bucketScanSource.rawValue << 32 | UInt64(row))) {
+                if bucketPairs.insert(bucketScanSourceKey(sourceHash, row)) {
                     ports.addBucketScanSource(row: row)
                 }
                 if r.ipProtocol == IPProtocolNumber.udp && watchedPortMask[Int(port)] {
@@ -299,43 +297,70 @@ public struct Aggregator: Sendable {
     }
 
     @inline(__always)
+    func bucketScanSourceKey(_ sourceHash: UInt64, _ row: Int) -> UInt64 {
+        hasher.hash(sourceHash, PairKind.bucketScanSource.rawValue << 32 | UInt64(row))
+    }
+
+    @inline(__always)
     func sourceDestinationKey(_ sourceHash: UInt64, _ destinationHash: UInt64) -> UInt64 {
         hasher.hash(sourceHash, destinationHash, PairKind.sourceDestination.rawValue)
     }
 
-    /// Touches the pair-table sets that `add(r)` will probe, a few records
-    /// ahead, so their cache misses overlap instead of stalling one by one
-    /// (the pair lookups were half of the per-packet time). Returns the
-    /// values read, which the caller folds into a sink.
+    /// Prefetches the table lines `add(r)` will need: the three distinct-pair
+    /// sets, the source's detail and top-source entries, and its scan or
+    /// backscatter state. Called `lookahead` records ahead, so those misses
+    /// (tables keyed by attacker-chosen addresses, most of them larger than
+    /// the caches) overlap instead of stalling one by one.
     @inline(__always)
-    func touch(_ r: PacketRecord) -> UInt64 {
-        guard r.status == .ok else { return 0 }
+    func prefetch(_ r: PacketRecord) {
+        guard r.status == .ok else { return }
         let source = config.aggregateSourcePrefixes ? Aggregator.prefix(of: r.source) : r.source
         let sourceHash = hasher.hash(source)
         let destinationHash = hasher.hash(r.destination)
-        var sink = pairs.touch(sourceDestinationKey(sourceHash, destinationHash))
+        pairs.prefetch(sourceDestinationKey(sourceHash, destinationHash))
+        sourceDetails.prefetch(hash: sourceHash)
+        topSources.prefetch(hash: sourceHash)
+        let trafficClass = Classifier.classify(r)
         if let row = PortTable.rowIndex(r) {
-            sink ^= pairs.touch(portSourceKey(sourceHash, row))
-            sink ^= pairs.touch(portDestinationKey(destinationHash, row))
+            ports.prefetch(row: row)
+            pairs.prefetch(portSourceKey(sourceHash, row))
+            pairs.prefetch(portDestinationKey(destinationHash, row))
+            if trafficClass == .scan || trafficClass == .reflectionRecon {
+                bucketPairs.prefetch(bucketScanSourceKey(sourceHash, row))
+                scans.prefetch(r, port: PortTable.key(ofRow: row).port)
+            }
         }
-        return sink
+        if trafficClass == .backscatter { backscatter.prefetch(r) }
     }
 
-    /// Every record of a run, with the pair-table sets touched `lookahead` records ahead.
+    /// The second, nearer prefetch: lines whose address depends on state the
+    /// first prefetch brought in (a scan episode's destination pair is keyed
+    /// by the episode's start time). A hint only: if the state changes before
+    /// `add`, the prefetch was merely wasted.
+    @inline(__always)
+    func prefetchDependent(_ r: PacketRecord) {
+        guard r.status == .ok, let row = PortTable.rowIndex(r) else { return }
+        let trafficClass = Classifier.classify(r)
+        guard trafficClass == .scan || trafficClass == .reflectionRecon else { return }
+        scans.prefetchPair(r, port: PortTable.key(ofRow: row).port, pairs: pairs, hasher: hasher)
+    }
+
+    /// Records ahead of `add` that `consume` prefetches table lines for, and
+    /// (`dependentLookahead`) lines that depend on those.
+    static let lookahead = 12
+    static let dependentLookahead = 6
+
+    /// Every record of a run, with each record's table lines prefetched
+    /// `lookahead` records before it is added.
     public mutating func consume(_ records: Span<PacketRecord>) {
-        let lookahead = 16
-        var sink: UInt64 = 0
         let n = records.count
-        var i = 0
-        while i < min(lookahead, n) {
-            sink ^= touch(records[i])
-            i += 1
-        }
+        for i in 0..<min(Aggregator.lookahead, n) { prefetch(records[i]) }
+        for i in 0..<min(Aggregator.dependentLookahead, n) { prefetchDependent(records[i]) }
         for j in 0..<n {
-            if j + lookahead < n { sink ^= touch(records[j + lookahead]) }
+            if j + Aggregator.lookahead < n { prefetch(records[j + Aggregator.lookahead]) }
+            if j + Aggregator.dependentLookahead < n { prefetchDependent(records[j + Aggregator.dependentLookahead]) }
             add(records[j])
         }
-        touchSink ^= sink
     }
 
     /// /24 for IPv4, /48 for IPv6.

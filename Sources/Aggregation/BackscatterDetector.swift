@@ -56,6 +56,12 @@ public struct BackscatterDetector: Sendable {
         self.table = BoundedTable(capacity: config.capacity, hasher: hasher)
     }
 
+    /// Prefetches the state `observe(r)` will read.
+    @inline(__always)
+    func prefetch(_ r: PacketRecord) {
+        table.prefetch(hash: table.hasher.hash(AddressPort(address: r.source, ipProtocol: r.ipProtocol, port: 0)))
+    }
+
     @inline(__always)
     mutating func observe(_ r: PacketRecord) {
         // Keyed by victim and protocol; the port field is unused (0).

@@ -17,9 +17,10 @@ public protocol BoundedTableValue: Sendable {
 /// 0x80 | top 7 hash bits; a bucket's 16 bytes are read as two 64-bit words
 /// and matched against the tag with SWAR arithmetic, so non-matching slots
 /// are rejected without touching their keys), the key and the value.
-/// Memory: capacity × (1 + stride(Key) + stride(Value)) bytes, e.g.
-/// 1 + 16 + 16 = 33 bytes per slot for `IPAddress` keys and a 16-byte state
-/// struct (see `bytesPerSlot`); no other storage.
+/// Memory: capacity × (1 + stride(Key) + stride(Value) + 8) bytes, e.g.
+/// 1 + 16 + 16 + 8 = 41 bytes per slot for `IPAddress` keys and a 16-byte
+/// state struct (see `bytesPerSlot`): control, keys, values, and each
+/// value's eviction weight in a fourth array; no other storage.
 ///
 /// Placement: two-choice bucketed hashing. The seeded hash names two
 /// buckets; a new key goes to the less loaded one. A lookup reads the two
@@ -70,6 +71,10 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
     @usableFromInline var control: ContiguousArray<UInt64>
     @usableFromInline var keys: ContiguousArray<Key>
     @usableFromInline var values: ContiguousArray<Value>
+    /// `values[s].evictionWeight`, kept beside the values so that choosing a
+    /// victim reads 32 × 8 contiguous bytes per bucket pair instead of 32
+    /// whole values (the scan table evicts on almost every new key).
+    @usableFromInline var weights: ContiguousArray<UInt64>
 
     /// - Parameter capacity: maximum entries; rounded up to a power of two
     ///   (at least 32, at most 2^32).
@@ -80,14 +85,15 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
         capacity = size
         bucketMask = size / 16 - 1
         self.hasher = hasher
-        control = ContiguousArray(repeating: 0, count: size / 8)
-        keys = ContiguousArray(repeating: .zero, count: size)
-        values = ContiguousArray(repeating: Value(), count: size)
+        control = .hugePageBacked(repeating: 0, count: size / 8)
+        keys = .hugePageBacked(repeating: .zero, count: size)
+        values = .hugePageBacked(repeating: Value(), count: size)
+        weights = .hugePageBacked(repeating: Value().evictionWeight, count: size)
     }
 
-    /// Bytes per slot (control byte + key + value); total = capacity × this.
+    /// Bytes per slot (control byte + key + value + weight); total = capacity × this.
     public static var bytesPerSlot: Int {
-        1 + MemoryLayout<Key>.stride + MemoryLayout<Value>.stride
+        1 + MemoryLayout<Key>.stride + MemoryLayout<Value>.stride + 8
     }
 
     public var memoryBytes: Int { capacity * Self.bytesPerSlot }
@@ -153,6 +159,43 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
 
     // MARK: operations
 
+    /// Prefetches what a later `findOrInsert` of the key whose seeded hash is
+    /// `hash` will read: the two buckets' control words are read now (one
+    /// byte a slot, so they are mostly cached), and the key and value of the
+    /// first tag match in each bucket are prefetched.
+    @inlinable @inline(__always)
+    public func prefetch(hash: UInt64) {
+        let tag = Self.tag(hash)
+        let (b1, b2) = buckets(hash)
+        prefetchMatch(tag, b1)
+        prefetchMatch(tag, b2)
+    }
+
+    @inlinable @inline(__always)
+    func prefetchMatch(_ tag: UInt8, _ bucket: Int) {
+        let low = Self.matches(control[2 * bucket], tag)
+        let s: Int
+        if low != 0 {
+            s = bucket &* 16 &+ low.trailingZeroBitCount >> 3
+        } else {
+            let high = Self.matches(control[2 * bucket + 1], tag)
+            guard high != 0 else {
+                // Probably a new key: if the bucket is full, an eviction will
+                // read its 16 weights (two lines).
+                if control[2 * bucket] & control[2 * bucket + 1] & Self.highBits == Self.highBits {
+                    weights.prefetch(bucket &* 16)
+                    weights.prefetch(bucket &* 16 &+ 8)
+                    weights.prefetch(bucket &* 16 &+ 15)
+                }
+                return
+            }
+            s = bucket &* 16 &+ 8 &+ high.trailingZeroBitCount >> 3
+        }
+        keys.prefetch(s)
+        values.prefetch(s)
+        weights.prefetch(s)
+    }
+
     /// The slot holding `key`, or nil.
     @inlinable
     public func slot(of key: Key) -> Int? {
@@ -168,7 +211,22 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
     /// write `self[slot: result.slot]`, or use `update`.
     @inlinable
     public mutating func findOrInsert(_ key: Key, initial: Value) -> InsertResult {
-        let hash = hasher.hash(key)
+        findOrInsert(key, hash: hasher.hash(key), initial: initial)
+    }
+
+    /// `findOrInsert` with the key's seeded hash (by this table's hasher) already computed.
+    @inlinable
+    public mutating func findOrInsert(_ key: Key, hash: UInt64, initial: Value) -> InsertResult {
+        findOrInsert(key, hash: hash, initial: initial, reportEviction: { _ in true })
+    }
+
+    /// `findOrInsert`, handing back an evicted entry only when
+    /// `reportEviction(weight)` is true for its eviction weight. Reading the
+    /// victim's key and value is a cache miss the caller may not need (the
+    /// scan table only keeps an evicted candidate that qualified as a scan).
+    @inlinable
+    public mutating func findOrInsert(_ key: Key, hash: UInt64, initial: Value,
+                                      reportEviction: (UInt64) -> Bool) -> InsertResult {
         let tag = Self.tag(hash)
         let (b1, b2) = buckets(hash)
         if let s = find(key, tag: tag, in: b1) ?? find(key, tag: tag, in: b2) {
@@ -185,26 +243,28 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
             setControl(s, tag)
             keys[s] = key
             values[s] = initial
+            weights[s] = initial.evictionWeight
             live += 1
             return InsertResult(slot: s, inserted: true, evicted: nil)
         }
         // Both buckets full: evict the lightest (first in bucket order on ties).
         var victim = b1 &* 16
-        var lightest = values[victim].evictionWeight
+        var lightest = weights[victim]
         for pass in 0..<2 {
             let bucket = pass == 0 ? b1 : b2
             for s in bucket &* 16 ..< bucket &* 16 &+ 16 {
-                let w = values[s].evictionWeight
+                let w = weights[s]
                 if w < lightest {
                     lightest = w
                     victim = s
                 }
             }
         }
-        let old = (key: keys[victim], value: values[victim])
+        let old = reportEviction(lightest) ? (key: keys[victim], value: values[victim]) : nil
         setControl(victim, tag)
         keys[victim] = key
         values[victim] = initial
+        weights[victim] = initial.evictionWeight
         evicted += 1
         return InsertResult(slot: victim, inserted: true, evicted: old)
     }
@@ -215,6 +275,7 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
     public mutating func update(_ key: Key, initial: Value, _ body: (inout Value) -> Void) -> InsertResult {
         let result = findOrInsert(key, initial: initial)
         body(&values[result.slot])
+        weights[result.slot] = values[result.slot].evictionWeight
         return result
     }
 
@@ -222,7 +283,10 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
     @inlinable
     public subscript(slot slot: Int) -> Value {
         get { values[slot] }
-        set { values[slot] = newValue }
+        set {
+            values[slot] = newValue
+            weights[slot] = newValue.evictionWeight
+        }
     }
 
     /// The key in a live slot.
@@ -288,6 +352,7 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
         setControl(slot, 0)
         keys[slot] = .zero
         values[slot] = Value()
+        weights[slot] = Value().evictionWeight
         live -= 1
         return removed
     }
@@ -305,6 +370,7 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
         for s in 0..<capacity where isLive(s) {
             keys[s] = .zero
             values[s] = Value()
+            weights[s] = Value().evictionWeight
         }
         for w in control.indices { control[w] = 0 }
         live = 0

@@ -20,7 +20,7 @@ public struct DistinctPairs: Sendable {
     public init(slots requested: Int) {
         var size = 64
         while size < requested { size <<= 1 }
-        slots = ContiguousArray(repeating: 0, count: size)
+        slots = .hugePageBacked(repeating: 0, count: size)
         setMask = size / 2 - 1
     }
 
@@ -46,12 +46,11 @@ public struct DistinctPairs: Sendable {
         return true
     }
 
-    /// Reads the set a later `insert(hash)` will probe, so its cache miss
-    /// overlaps with other work (a software prefetch in plain Swift). The
-    /// value is returned so the read cannot be optimised away.
+    /// Prefetches the set a later `insert(hash)` will probe, so its cache
+    /// miss overlaps with other work.
     @inline(__always)
-    public func touch(_ hash: UInt64) -> UInt64 {
-        slots[(Int(truncatingIfNeeded: hash >> 32) & setMask) &* 2]
+    public func prefetch(_ hash: UInt64) {
+        slots.prefetch((Int(truncatingIfNeeded: hash >> 32) & setMask) &* 2)
     }
 
     public mutating func removeAll() {

@@ -27,7 +27,7 @@ public struct PortTable: Sendable {
     @usableFromInline var bucketPackets: ContiguousArray<UInt32>
 
     public init() {
-        rows = ContiguousArray(repeating: Row(), count: PortTable.rowCount)
+        rows = .hugePageBacked(repeating: Row(), count: PortTable.rowCount)
         bucketPackets = ContiguousArray(repeating: 0, count: PortTable.rowCount)
         bucketScanPackets = ContiguousArray(repeating: 0, count: PortTable.rowCount)
         bucketScanSources = ContiguousArray(repeating: 0, count: PortTable.rowCount)
@@ -62,6 +62,13 @@ public struct PortTable: Sendable {
     /// sources in the open bucket, per row: what the surge alerts watch.
     @usableFromInline var bucketScanPackets: ContiguousArray<UInt32>
     @usableFromInline var bucketScanSources: ContiguousArray<UInt32>
+
+    /// Prefetches what `count(row:...)` will update.
+    @inline(__always)
+    func prefetch(row: Int) {
+        rows.prefetch(row)
+        bucketPackets.prefetch(row)
+    }
 
     @inline(__always)
     mutating func count(row: Int, bytes: UInt32, trafficClass: TrafficClass) {

@@ -56,6 +56,28 @@ public struct ScanDetector: Sendable {
         self.table = BoundedTable(capacity: config.capacity, hasher: hasher)
     }
 
+    /// Prefetches the state `observe(r, port:)` will read.
+    @inline(__always)
+    func prefetch(_ r: PacketRecord, port: UInt16) {
+        table.prefetch(hash: table.hasher.hash(AddressPort(address: r.source, ipProtocol: r.ipProtocol, port: port)))
+    }
+
+    /// The pair-table key of (episode, destination): the episode is named by
+    /// its source, protocol/port and start time.
+    @inline(__always)
+    func destinationPairKey(_ r: PacketRecord, port: UInt16, first: Int64, hasher: SeededHash) -> UInt64 {
+        let episode = hasher.hash(hasher.hash(r.source), UInt64(bitPattern: first))
+        return hasher.hash(episode, UInt64(r.ipProtocol) << 16 | UInt64(port), hasher.hash(r.destination))
+    }
+
+    /// Prefetches the destination pair `observe` will insert, if the
+    /// episode's state is already in the table (a hint: see `Aggregator.prefetchDependent`).
+    @inline(__always)
+    func prefetchPair(_ r: PacketRecord, port: UInt16, pairs: DistinctPairs, hasher: SeededHash) {
+        guard let slot = table.slot(of: AddressPort(address: r.source, ipProtocol: r.ipProtocol, port: port)) else { return }
+        pairs.prefetch(destinationPairKey(r, port: port, first: table[slot: slot].first, hasher: hasher))
+    }
+
     /// Counts a scan-like packet (scan or reflection-recon class).
     @inline(__always)
     mutating func observe(_ r: PacketRecord, port: UInt16, fingerprint: ScannerFingerprint, pairs: inout DistinctPairs, hasher: SeededHash) {
@@ -63,7 +85,11 @@ public struct ScanDetector: Sendable {
         var fresh = State()
         fresh.first = r.timestampNs
         fresh.last = r.timestampNs
-        let result = table.findOrInsert(key, initial: fresh)
+        // An evicted candidate matters only if it may qualify: its weight's
+        // high half is its destination count.
+        let minDestinations = UInt64(config.minDestinations)
+        let result = table.findOrInsert(key, hash: table.hasher.hash(key), initial: fresh,
+                                        reportEviction: { $0 >> 32 >= minDestinations })
         if let evicted = result.evicted { close(evicted.key, evicted.value, ongoing: false) }
         var state = table[slot: result.slot]
         if !result.inserted && r.timestampNs - state.last > config.timeoutSeconds * 1_000_000_000 {
@@ -77,9 +103,7 @@ public struct ScanDetector: Sendable {
         // new episode of the same key (after a timeout, an expiry at a bucket
         // boundary, or an eviction from this table) counts its destinations
         // afresh instead of finding the previous episode's pairs.
-        let episode = hasher.hash(hasher.hash(r.source), UInt64(bitPattern: state.first))
-        let pair = hasher.hash(episode, UInt64(r.ipProtocol) << 16 | UInt64(port), hasher.hash(r.destination))
-        if pairs.insert(pair) { state.destinations &+= 1 }
+        if pairs.insert(destinationPairKey(r, port: port, first: state.first, hasher: hasher)) { state.destinations &+= 1 }
         if !state.announced && state.destinations >= config.minDestinations {
             let (ok, observed, internet) = qualifies(state)
             if ok {

@@ -20,8 +20,11 @@ extension Aggregator: RecordConsumer {}
 
 /// Capture thread → ring → consumer, identical for files and interfaces.
 public struct Pipeline {
-    /// Ring slots between the capture and the consumer thread.
-    public var ringCapacity: Int = 1 << 16
+    /// Ring slots between the capture and the consumer thread. Default: 65,536
+    /// for an interface (room to ride out a consumer stall without drops), 4,096
+    /// for files (nothing is dropped there, and a ring that stays in the caches
+    /// made `analyze` about 5 % faster).
+    public var ringCapacity: Int?
     /// Records handed to the consumer per drain at most.
     public var drainLimit: Int = 4096
 
@@ -46,10 +49,10 @@ public struct Pipeline {
         tick: ((CaptureEngine, SPSCRing<PacketRecord>, inout C) -> Void)? = nil,
         onStart: ((CaptureEngine) -> Void)? = nil
     ) -> Run {
-        let ring = SPSCRing<PacketRecord>(capacity: ringCapacity)
-        var ringConsumer = ring.makeConsumer()
         let isLive: Bool
         if case .live = source { isLive = true } else { isLive = false }
+        let ring = SPSCRing<PacketRecord>(capacity: ringCapacity ?? (isLive ? 1 << 16 : 1 << 12))
+        var ringConsumer = ring.makeConsumer()
         let engine = CaptureEngine(source: source, producer: ring.makeProducer(), policy: isLive ? .drop : .wait,
                                    packetLimit: packetLimit)
         onStart?(engine)

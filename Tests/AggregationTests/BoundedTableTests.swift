@@ -11,11 +11,57 @@ struct SourceState: BoundedTableValue, Equatable {
 @Suite struct BoundedTableTests {
     static let hasher = SeededHash(seed0: 0xDA7A, seed1: 0xBEEF)
 
+    /// The eviction weights live in their own array: every way of changing a
+    /// value (subscript, `update`, removal) must keep them equal, or a victim
+    /// would be chosen on stale weights.
+    @Test func evictionUsesCurrentWeights() {
+        var table = BoundedTable<UInt32, SourceState>(capacity: 32, hasher: Self.hasher)
+        for k in UInt32(0)..<32 {
+            let r = table.findOrInsert(k, initial: SourceState(packets: 1))
+            #expect(r.inserted && r.evicted == nil)
+        }
+        #expect(table.count == 32)
+        // Make every entry heavy through the subscript, except key 7, made heavy
+        // through `update`, and key 19, left light.
+        for k in UInt32(0)..<32 where k != 7 && k != 19 {
+            let s = table.slot(of: k)!
+            table[slot: s] = SourceState(packets: 100 + UInt64(k))
+        }
+        table.update(7, initial: SourceState()) { $0.packets = 500 }
+        for s in 0..<32 where table.isLive(s) {
+            #expect(table.weights[s] == table[slot: s].evictionWeight)
+        }
+        let r = table.findOrInsert(1_000, initial: SourceState(packets: 1))
+        #expect(r.evicted?.key == 19 && r.evicted?.value.packets == 1)
+        // Removing a key resets its weight with its value.
+        let removedSlot = table.slot(of: 3)!
+        table.remove(3)
+        #expect(table.weights[removedSlot] == SourceState().evictionWeight)
+    }
+
+    /// `reportEviction` sees the victim's weight; a victim it declines is
+    /// still evicted (and counted), just not handed back.
+    @Test func evictionReportCanBeDeclined() {
+        var table = BoundedTable<UInt32, SourceState>(capacity: 32, hasher: Self.hasher)
+        for k in UInt32(0)..<32 { table.update(k, initial: SourceState()) { $0.packets = 10 + UInt64(k) } }
+        var seen: [UInt64] = []
+        let declined = table.findOrInsert(100, hash: Self.hasher.hash(UInt32(100)), initial: SourceState(packets: 1),
+                                          reportEviction: { seen.append($0); return false })
+        #expect(declined.inserted && declined.evicted == nil)
+        #expect(seen.count == 1 && seen[0] >= 10)
+        #expect(table.evictions == 1 && table.count == 32)
+        #expect(table[100] == SourceState(packets: 1))
+        let reported = table.findOrInsert(101, hash: Self.hasher.hash(UInt32(101)), initial: SourceState(packets: 1),
+                                          reportEviction: { _ in true })
+        #expect(reported.evicted != nil)
+        #expect(table.evictions == 2)
+    }
+
     @Test func capacityIsAPowerOfTwoAndMemoryIsDocumented() {
         let table = BoundedTable<IPAddress, SourceState>(capacity: 1000, hasher: Self.hasher)
         #expect(table.capacity == 1024)
-        #expect(BoundedTable<IPAddress, SourceState>.bytesPerSlot == 1 + 16 + 16)
-        #expect(table.memoryBytes == 1024 * 33)
+        #expect(BoundedTable<IPAddress, SourceState>.bytesPerSlot == 1 + 16 + 16 + 8)
+        #expect(table.memoryBytes == 1024 * 41)
         #expect(table.count == 0 && table.evictions == 0)
     }
 

@@ -92,6 +92,30 @@ import Decoding
         #expect(summary.unmonitoredBound == 11)
     }
 
+    /// The key→slot index is an open-addressing table with backward-shift
+    /// deletion: after heavy churn (most adds replace the minimum), every
+    /// monitored key must still be found, and no replaced key.
+    @Test func indexSurvivesChurn() {
+        var rng = SplitMix64(seed: 91)
+        for k in [1, 3, 16, 100] {
+            var summary = SpaceSaving<UInt32>(capacity: k)
+            var ever = Set<UInt32>()
+            for _ in 0..<20_000 {
+                let key = UInt32(truncatingIfNeeded: rng.next() % 5_000)
+                summary.add(key)
+                ever.insert(key)
+            }
+            let monitored = Set(summary.entries.map(\.key))
+            #expect(monitored.count == min(k, ever.count))
+            for key in ever {
+                let entry = summary.entry(for: key)
+                #expect((entry != nil) == monitored.contains(key), "k \(k), key \(key)")
+                if let entry { #expect(entry.key == key) }
+            }
+            #expect(summary.index.filter { $0 >= 0 }.count == monitored.count)
+        }
+    }
+
     /// Checks every Space-Saving guarantee of `summary` against exact counts.
     static func checkBounds(_ summary: SpaceSaving<UInt32>, truth: [UInt32: UInt64]) {
         let n = truth.values.reduce(0, +)

@@ -1,0 +1,34 @@
+import CHotPath
+
+// Cache hints for the per-packet tables. The aggregation thread's time goes
+// to cache and TLB misses on tables keyed by attacker-chosen addresses
+// (docs/benchmarks.md): these helpers let `Aggregator.consume` ask for the
+// lines a record will need several records ahead, and back the big tables
+// with transparent huge pages. They take an array's address but never read
+// or write through it (see CHotPath); this file is the only place in the
+// module that does even that.
+
+extension ContiguousArray {
+    /// Hints that element `i` will be read soon. `i` must be a valid index
+    /// (callers pass masked hash positions); a hint never faults either way.
+    @inlinable @inline(__always)
+    func prefetch(_ i: Int) {
+        withUnsafeBufferPointer { chotpath_prefetch($0.baseAddress, i &* MemoryLayout<Element>.stride) }
+    }
+
+    /// `count` copies of `value`, the storage advised for transparent huge
+    /// pages before it is first written (tables of several MiB read at random
+    /// otherwise take a TLB miss on almost every access).
+    static func hugePageBacked(repeating value: Element, count: Int) -> ContiguousArray {
+        guard count * MemoryLayout<Element>.stride >= 2 << 20 else {
+            return ContiguousArray(repeating: value, count: count)
+        }
+        return ContiguousArray(unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let base = buffer.baseAddress {
+                _ = chotpath_advise_huge_pages(base, count * MemoryLayout<Element>.stride)
+            }
+            buffer.initialize(repeating: value)
+            initialized = count
+        }
+    }
+}
