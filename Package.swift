@@ -55,15 +55,18 @@ let package = Package(
         .target(name: "GeoIP", dependencies: ["CMaxMindDB", "Decoding"]),
         // Packet builders and pcap/pcapng writers: test fixtures, demo and benchmark captures.
         .target(name: "Synth", dependencies: ["Decoding"]),
+        // Text interchange shared by feeds, alerts and reports: RFC 3339 times,
+        // calendar arithmetic, a schema-less JSON value.
+        .target(name: "Interchange"),
         // Alert rules, baselines, dedup/rate limiting and sinks (syslog, JSON lines).
         // Deliberately independent of Aggregation: its inputs are its own neutral values.
-        .target(name: "Alerts", dependencies: ["Decoding"]),
+        .target(name: "Alerts", dependencies: ["Decoding", "Interchange"]),
         // Pure math comparing the sensor's per-bucket series with an external feed's:
         // alignment, Pearson/Spearman with p-values, lagged correlation, overlap, locality.
         .target(name: "Correlation"),
         // External observation feeds (NORSE IPViking, CSV, another sensor's export, Cowrie):
         // line parsers, a tail -F follower, and per-bucket feed series for correlation.
-        .target(name: "Feed", dependencies: ["Decoding", "GeoIP", "Aggregation"]),
+        .target(name: "Feed", dependencies: ["Decoding", "GeoIP", "Aggregation", "Interchange"]),
         // C calls Swift cannot make directly (variadic prctl, raw capset); every symbol prefixed csensor_.
         .target(name: "CSensorShims"),
         // Pipeline wiring, reports, feed comparison, configuration, state snapshots,
@@ -72,6 +75,7 @@ let package = Package(
             name: "Service",
             dependencies: [
                 "Capture", "Decoding", "Ring", "Aggregation", "Feed", "Correlation", "GeoIP", "Alerts", "CSensorShims",
+                "Interchange",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -109,13 +113,14 @@ let package = Package(
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation"]),
-        .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation"]),
+        .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation", "Interchange"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Capture"]),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange"]),
+        .testTarget(name: "InterchangeTests", dependencies: ["Interchange"]),
         .testTarget(
             name: "StatsSocketTests",
             dependencies: [
-                "Service",
+                "Service", "Interchange",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -1,4 +1,5 @@
 import Decoding
+import Interchange
 
 /// Stable rule identifiers: they are the syslog MSGID, the JSON `rule` and the dedup key prefix.
 public enum AlertRuleID: String, Sendable, Codable, CaseIterable, Comparable {
@@ -198,7 +199,7 @@ public struct Alert: Sendable, Equatable, Codable {
         try c.encode(rule, forKey: .rule)
         try c.encode(severity, forKey: .severity)
         try c.encode(severity.rawValue, forKey: .severityCode)
-        try c.encode(RFC3339.format(timeNs), forKey: .time)
+        try c.encode(RFC3339.format(timeNs, fractionDigits: 6), forKey: .time)
         try c.encode(timeNs, forKey: .timeNs)
         try c.encode(key, forKey: .key)
         if let p = ipProtocol { try c.encode(ProtocolName.name(p), forKey: .proto) } else { try c.encodeNil(forKey: .proto) }
@@ -296,95 +297,5 @@ public enum AlertNumber {
             text += "." + digits
         }
         return text
-    }
-}
-
-/// RFC 3339 / RFC 5424 timestamps in UTC ("2013-03-18T00:05:00Z"; microseconds when the
-/// time is not a whole second: "…:00.250000Z").
-public enum RFC3339 {
-    public static func format(_ ns: Int64) -> String {
-        let seconds = ns >= 0 ? ns / 1_000_000_000 : -((-(ns + 1)) / 1_000_000_000) - 1
-        let subNs = ns - seconds * 1_000_000_000
-        let days = seconds >= 0 ? seconds / 86_400 : -((-(seconds + 1)) / 86_400) - 1
-        let secondOfDay = seconds - days * 86_400
-        let (y, m, d) = civil(fromDays: days)
-        var text = pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T"
-        text += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        if subNs != 0 { text += "." + pad(subNs / 1000, 6) }
-        return text + "Z"
-    }
-
-    /// Parses what `format` writes, plus any fraction length and a `+hh:mm`/`-hh:mm` offset.
-    public static func parse(_ text: String) -> Int64? {
-        let b = Array(text.utf8)
-        func number(_ from: Int, _ count: Int) -> Int64? {
-            guard from + count <= b.count else { return nil }
-            var v: Int64 = 0
-            for i in from..<(from + count) {
-                guard b[i] >= 48, b[i] <= 57 else { return nil }
-                v = v * 10 + Int64(b[i] - 48)
-            }
-            return v
-        }
-        guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116, b[13] == 58, b[16] == 58,
-              let y = number(0, 4), let mo = number(5, 2), let d = number(8, 2),
-              let h = number(11, 2), let mi = number(14, 2), let s = number(17, 2),
-              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
-        else { return nil }
-        var i = 19
-        var fractionNs: Int64 = 0
-        if i < b.count, b[i] == 46 {
-            i += 1
-            var scale: Int64 = 100_000_000
-            let start = i
-            while i < b.count, b[i] >= 48, b[i] <= 57 {
-                fractionNs += Int64(b[i] - 48) * scale
-                scale /= 10
-                i += 1
-            }
-            guard i > start else { return nil }
-        }
-        var offsetSeconds: Int64 = 0
-        guard i < b.count else { return nil }
-        if b[i] == 90 || b[i] == 122 {
-            i += 1
-        } else if b[i] == 43 || b[i] == 45, b.count == i + 6, b[i + 3] == 58,
-                  let oh = number(i + 1, 2), let om = number(i + 4, 2) {
-            offsetSeconds = (oh * 3600 + om * 60) * (b[i] == 45 ? -1 : 1)
-            i += 6
-        } else {
-            return nil
-        }
-        guard i == b.count else { return nil }
-        let days = daysFromCivil(y, mo, d)
-        let seconds = days * 86_400 + h * 3600 + mi * 60 + s - offsetSeconds
-        return seconds * 1_000_000_000 + fractionNs
-    }
-
-    private static func pad(_ v: Int64, _ width: Int) -> String {
-        let s = String(v)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-    }
-
-    // Howard Hinnant's civil-from-days / days-from-civil (proleptic Gregorian).
-    static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
-
-    static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 }

@@ -1,3 +1,5 @@
+import Interchange
+
 /// Dedup and rate limiting, in alert time (bucket or event time, never the wall clock), so a
 /// replay gives the same output as the live run. One gate per sink.
 public struct AlertGateConfig: Sendable, Equatable, Codable {
@@ -139,7 +141,7 @@ public struct AlertGate: Sendable {
             metric: "suppressed_alerts", observed: Double(suppressedInWindow), baseline: Double(limit),
             suppressed: suppressedInWindow,
             message: "rate limit: \(suppressedInWindow) alerts suppressed in the \(config.windowSeconds) s window"
-                + " starting \(RFC3339.format(startNs)) (at most \(limit) per window)")
+                + " starting \(RFC3339.format(startNs, fractionDigits: 6)) (at most \(limit) per window)")
     }
 
     private mutating func remember(_ key: DedupKey, at timeNs: Int64) {

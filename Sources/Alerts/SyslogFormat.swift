@@ -1,3 +1,5 @@
+import Interchange
+
 /// RFC 3164/5424 facilities (code × 8 + severity = PRI).
 public enum SyslogFacility: Int, Sendable, Codable, CaseIterable {
     case kern = 0, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp
@@ -54,7 +56,7 @@ public enum SyslogFormat {
         var out: [UInt8] = []
         out.reserveCapacity(min(limit, 1024))
         out += Array("<\(facility.rawValue * 8 + alert.severity.rawValue)>1 ".utf8)
-        out += Array(RFC3339.format(alert.timeNs).utf8)
+        out += Array(RFC3339.format(alert.timeNs, fractionDigits: 6).utf8)
         out.append(0x20)
         appendHeaderField(hostname, max: 255, into: &out)
         out.append(0x20)

@@ -1,5 +1,6 @@
 import Decoding
 import Foundation
+import Interchange
 
 /// Cowrie honeypot JSON log lines (docs/feeds.md, "Cowrie"). Only
 /// `cowrie.session.connect` events are imported, one event each:
@@ -18,7 +19,7 @@ public struct CowrieParser: FeedLineParser, Sendable {
     public func parseRecord(line: Substring) -> Result<FeedEvent?, FeedLineError> {
         let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
         if trimmed.isEmpty { return .success(nil) }
-        guard let value = JSONValue.decode(trimmed) else {
+        guard let value = JSONValue.parse(trimmed) else {
             return .failure(FeedLineError(.invalidJSON, "not a complete JSON object"))
         }
         guard case let .object(object) = value else {

@@ -1,3 +1,4 @@
+import Interchange
 /// Parses the lines of one feed file. A parser may keep state across lines
 /// (a CSV header, an export header), so the reader makes a fresh one for
 /// every file it starts (after rotation, truncation or a re-read).
@@ -115,7 +116,7 @@ public enum FeedFormat: String, Sendable, CaseIterable, Equatable {
         let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
         if trimmed.hasPrefix("{") {
             guard case let .success(texts) = PythonLiteral.jsonTexts(trimmed), let text = texts.first,
-                  case let .object(object)? = JSONValue.decode(text) else { return nil }
+                  case let .object(object)? = JSONValue.parse(text) else { return nil }
             if case .string("darknet-sensor-export")? = object["format"] { return .sensor }
             if case let .string(eventid)? = object["eventid"], eventid.hasPrefix("cowrie.") { return .cowrie }
             if object["md5"] != nil || (object["dport"] != nil && object["countrycode"] != nil) { return .norse }

@@ -1,40 +1,15 @@
 import Decoding
 import Foundation
 import GeoIP
+import Interchange
 
-/// A decoded JSON value with its type kept exact (a number is never a bool),
-/// so parsers can tell `"dport": "22"`, `22`, `[22]` and `true` apart.
-/// Decoded by Foundation's `JSONDecoder`; there is no hand-written JSON parser.
-public enum JSONValue: Decodable, Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case integer(Int64)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null; return }
-        if let value = try? container.decode(Bool.self) { self = .bool(value); return }
-        if let value = try? container.decode(Int64.self) { self = .integer(value); return }
-        if let value = try? container.decode(Double.self) { self = .number(value); return }
-        if let value = try? container.decode(String.self) { self = .string(value); return }
-        if let value = try? container.decode([JSONValue].self) { self = .array(value); return }
-        self = .object(try container.decode([String: JSONValue].self))
-    }
-
-    /// Decodes one JSON text; `nil` when it is not valid JSON.
-    public static func decode(_ text: some StringProtocol) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-    }
-
+/// What feed parsers need of a JSON value beyond `Interchange.JSONValue`.
+extension JSONValue {
     var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "bool"
-        case .integer, .number: "number"
+        case .integer, .unsigned, .double: "number"
         case .string: "string"
         case .array: "array"
         case .object: "object"
@@ -48,7 +23,8 @@ public enum JSONValue: Decodable, Sendable, Equatable {
         case .null: text = "null"
         case let .bool(value): text = String(value)
         case let .integer(value): text = String(value)
-        case let .number(value): text = String(value)
+        case let .unsigned(value): text = String(value)
+        case let .double(value): text = String(value)
         case let .string(value): text = "\"\(value)\""
         case .array: text = "[...]"
         case .object: text = "{...}"
@@ -65,11 +41,11 @@ enum FieldValue {
         switch value {
         case let .integer(n) where (0...65535).contains(n):
             return .success(UInt16(n))
-        case let .number(d) where d == d.rounded() && (0...65535).contains(d):
+        case let .double(d) where d == d.rounded() && (0...65535).contains(d):
             return .success(UInt16(d))
         case let .string(text):
             return port(text: text, field: field)
-        case .integer, .number:
+        case .integer, .unsigned, .double:
             return .failure(FeedLineError(.badPort, "\(field) \(value.excerpt) out of range 0...65535"))
         default:
             return .failure(FeedLineError(.wrongType, "\(field) is a \(value.typeName), expected a port number"))
@@ -104,7 +80,7 @@ enum FieldValue {
         switch value {
         case let .integer(n) where (0...255).contains(n): .success(UInt8(n))
         case let .string(text): ipProtocol(text: text, field: field)
-        case .integer, .number: .failure(FeedLineError(.badProtocol, "\(field) \(value.excerpt) is not a protocol number 0...255"))
+        case .integer, .unsigned, .double: .failure(FeedLineError(.badProtocol, "\(field) \(value.excerpt) is not a protocol number 0...255"))
         default: .failure(FeedLineError(.wrongType, "\(field) is a \(value.typeName), expected a protocol"))
         }
     }
@@ -148,7 +124,7 @@ enum FieldValue {
         switch value {
         case let .integer(n) where n >= 0: .success(UInt64(n))
         case let .string(text): count(text: text, field: field)
-        case .integer, .number: .failure(FeedLineError(.badCount, "\(field) \(value.excerpt) is not a non-negative integer"))
+        case .integer, .unsigned, .double: .failure(FeedLineError(.badCount, "\(field) \(value.excerpt) is not a non-negative integer"))
         default: .failure(FeedLineError(.wrongType, "\(field) is a \(value.typeName), expected a count"))
         }
     }
@@ -178,7 +154,7 @@ public enum FeedTime {
         switch value {
         case let .string(text): nanoseconds(text: text)
         case let .integer(n): unix(whole: n, fractionNs: 0)
-        case let .number(d):
+        case let .double(d):
             if !d.isFinite || abs(d) > 9.2e18 { nil } else {
                 unix(whole: Int64(d.rounded(.down)), fractionNs: Int64(((d - d.rounded(.down)) * 1e9).rounded()))
             }
@@ -270,7 +246,7 @@ public enum FeedTime {
             return true
         }
         guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2) else { return nil }
-        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year) else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= CivilCalendar.daysIn(month: month, year: year) else { return nil }
         var hour: Int64 = 0, minute: Int64 = 0, second: Int64 = 0, fraction: Int64 = 0, offset: Int64 = 0
         if i < b.count {
             guard b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") || b[i] == UInt8(ascii: " ") else { return nil }
@@ -316,7 +292,7 @@ public enum FeedTime {
             }
             guard i == b.count else { return nil }
         }
-        let seconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offset
+        let seconds = CivilCalendar.days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offset
         guard secondsRange.contains(seconds) else { return nil }
         let (ns, overflow) = (seconds * 1_000_000_000).addingReportingOverflow(fraction)
         return overflow ? nil : ns
@@ -324,54 +300,5 @@ public enum FeedTime {
 
     static func digit(_ byte: UInt8) -> Int64? {
         byte >= 0x30 && byte <= 0x39 ? Int64(byte - 0x30) : nil
-    }
-
-    static func daysIn(month: Int64, year: Int64) -> Int64 {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    /// RFC 3339 in UTC: `2014-10-07T12:34:56Z`, with `.nnnnnnnnn` only when
-    /// the time has a sub-second part (the style of the sensor's reports).
-    public static func rfc3339(_ ns: Int64) -> String {
-        var seconds = ns / 1_000_000_000
-        var fraction = ns % 1_000_000_000
-        if fraction < 0 { fraction += 1_000_000_000; seconds -= 1 }
-        var days = seconds / 86_400
-        var rest = seconds % 86_400
-        if rest < 0 { rest += 86_400; days -= 1 }
-        let (year, month, day) = civilFromDays(days)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-        }
-        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(rest / 3600, 2)):\(pad(rest / 60 % 60, 2)):\(pad(rest % 60, 2))"
-        if fraction != 0 { text += "." + pad(fraction, 9) }
-        return text + "Z"
     }
 }

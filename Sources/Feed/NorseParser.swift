@@ -1,3 +1,4 @@
+import Interchange
 import Decoding
 import GeoIP
 
@@ -29,7 +30,7 @@ public struct NorseParser: FeedLineParser, Sendable {
         var events: [FeedEvent] = []
         for (index, text) in texts.enumerated() {
             let where_ = texts.count > 1 ? " (object \(index + 1) of \(texts.count))" : ""
-            guard let value = JSONValue.decode(text) else {
+            guard let value = JSONValue.parse(text) else {
                 return .failure(FeedLineError(.invalidJSON, "not a complete JSON object\(where_)"))
             }
             guard case let .object(object) = value else {

@@ -1,5 +1,6 @@
 import Decoding
 import Foundation
+import Interchange
 import GeoIP
 
 // The format in which one darknetd exports its per-bucket aggregates and
@@ -160,7 +161,7 @@ public struct SensorExportWriter: Sendable {
 
     public func line(_ bucket: SensorExportBucket) -> String {
         SensorExportWriter.encode(ExportBucketLine(
-            start: FeedTime.rfc3339(bucket.startNs),
+            start: RFC3339.format(bucket.startNs),
             packets: bucket.packets,
             ports: bucket.ports.map {
                 ExportPortLine(proto: ExportProtocol.name($0.ipProtocol), port: $0.port, packets: $0.packets, sources: $0.sources)
@@ -171,7 +172,7 @@ public struct SensorExportWriter: Sendable {
 
     public func line(_ source: SensorExportSource) -> String {
         SensorExportWriter.encode(ExportSourceLine(
-            time: FeedTime.rfc3339(source.timeNs),
+            time: RFC3339.format(source.timeNs),
             address: source.address.description,
             proto: ExportProtocol.name(source.ipProtocol),
             port: source.port,
@@ -212,7 +213,7 @@ public struct SensorExportParser: FeedLineParser, Sendable {
     public mutating func parse(line: Substring, defaultTimeNs: Int64) -> Result<[FeedEvent], FeedLineError> {
         let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
         if trimmed.isEmpty { return .success([]) }
-        guard let value = JSONValue.decode(trimmed) else {
+        guard let value = JSONValue.parse(trimmed) else {
             return .failure(FeedLineError(.invalidJSON, "not a complete JSON object"))
         }
         guard case let .object(object) = value else {

@@ -2,6 +2,7 @@ import Aggregation
 import Alerts
 import Decoding
 import Feed
+import Interchange
 
 /// Turns closed bucket summaries (and the feed's buckets) into alerts: the
 /// adapter between the aggregator's types and the alert engine's neutral
@@ -198,7 +199,7 @@ public struct AlertsSection: Codable, Sendable {
     public init(_ stage: AlertStage, last: Int = .max) {
         count = stage.alertCount
         rows = stage.alerts.suffix(last).map { a in
-            Row(rule: a.rule.rawValue, time: Timestamps.rfc3339(a.timeNs), severity: a.severity.name, key: a.key,
+            Row(rule: a.rule.rawValue, time: RFC3339.format(a.timeNs), severity: a.severity.name, key: a.key,
                 proto: a.ipProtocol.map(ProtocolName.name), port: a.port, address: a.address?.description, metric: a.metric,
                 observed: a.observed, baseline: a.baseline, deviation: a.deviation,
                 topSources: a.topSources.map { "\($0.address)" }, suppressed: a.suppressed, message: a.message,

@@ -182,22 +182,6 @@ public struct AlertRuleSettings: Sendable, Equatable {
     public init() {}
 }
 
-/// syslog(3) facilities by their usual names.
-public enum SyslogFacility: String, Sendable, Equatable, CaseIterable {
-    case kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp
-    case local0, local1, local2, local3, local4, local5, local6, local7
-
-    /// The facility code (`LOG_DAEMON` is 3 << 3, ...).
-    public var code: Int32 {
-        let codes: [SyslogFacility: Int32] = [
-            .kern: 0, .user: 1, .mail: 2, .daemon: 3, .auth: 4, .syslog: 5, .lpr: 6, .news: 7,
-            .uucp: 8, .cron: 9, .authpriv: 10, .ftp: 11,
-            .local0: 16, .local1: 17, .local2: 18, .local3: 19, .local4: 20, .local5: 21, .local6: 22, .local7: 23,
-        ]
-        return codes[self]! << 3
-    }
-}
-
 // MARK: - prefixes
 
 /// An IPv4 or IPv6 prefix in CIDR notation, with no host bits set.

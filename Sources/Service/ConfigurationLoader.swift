@@ -1,4 +1,5 @@
 import Aggregation
+import Alerts
 import Foundation
 import Yams
 // libyaml itself (Yams's C target), for the nesting check below: its event
@@ -357,7 +358,7 @@ final class Reader {
             s.bool("enabled", &a.syslog.enabled)
             s.string("socket", &a.syslog.socket, nonEmpty: true)
             if let node = s.value("facility"), let text = s.scalarText(node, "facility", expected: "a syslog facility") {
-                if let facility = SyslogFacility(rawValue: text) {
+                if let facility = SyslogFacility(name: text) {
                     a.syslog.facility = facility
                 } else {
                     issue(s.key("facility"), node, "expected a syslog facility (daemon, local0 ... local7, ...), got \"\(text)\"")

@@ -2,6 +2,7 @@ import Aggregation
 import Alerts
 import Feed
 import Foundation
+import Interchange
 
 /// What `darknetd run` keeps across restarts: the rolling windows and the
 /// alert baselines/dedup state (docs/operations.md).
@@ -31,7 +32,7 @@ public struct DaemonStatsProvider: StatsProvider {
         switch command {
         case "status":
             return .data(encode(Status(version: version, uptimeSeconds: Double(LiveAggregation.now() - startedNs) / 1e9,
-                                       started: Timestamps.rfc3339(startedNs), interfaces: state.interfaces,
+                                       started: RFC3339.format(startedNs), interfaces: state.interfaces,
                                        packets: state.packets, feed: state.feed, alerts: state.alerts?.count ?? 0,
                                        snapshotsSaved: live.snapshotsSaved)))
         case "stats":

@@ -1,4 +1,5 @@
 import Aggregation
+import Alerts
 
 extension SensorConfiguration {
     /// The effective configuration as YAML: every key, defaults filled in, in
@@ -66,7 +67,7 @@ extension SensorConfiguration {
             w.section("syslog") { s in
                 s.line("enabled", "\(alerts.syslog.enabled)")
                 s.line("socket", YAMLWriter.quote(alerts.syslog.socket))
-                s.line("facility", YAMLWriter.quote(alerts.syslog.facility.rawValue))
+                s.line("facility", YAMLWriter.quote(alerts.syslog.facility.name))
             }
             w.line("json_file", YAMLWriter.optional(alerts.jsonFile))
             w.line("cooldown", YAMLWriter.quote(DurationFormat.text(alerts.cooldownSeconds)))

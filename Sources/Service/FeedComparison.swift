@@ -3,6 +3,7 @@ import Correlation
 import Decoding
 import Feed
 import GeoIP
+import Interchange
 
 /// The study's analysis for one period: the sensor's buckets beside an
 /// external feed's, correlations (total, per port, per country), overlap
@@ -91,7 +92,7 @@ public struct FeedComparison: Sendable {
         if let grid {
             for i in 0..<grid.count {
                 let start = grid.first + Int64(i) * width
-                rows.append(.init(start: Timestamps.rfc3339(start), sensorPackets: UInt64(sensorTotal[start] ?? 0),
+                rows.append(.init(start: RFC3339.format(start), sensorPackets: UInt64(sensorTotal[start] ?? 0),
                                   feedEvents: UInt64(feedTotal[start] ?? 0)))
             }
         }
@@ -203,7 +204,7 @@ public struct FeedSection: Codable, Sendable {
         events = f.events
         sources = UInt64(f.sources.count.rounded())
         sourcesExact = f.sources.isExact
-        buckets = f.orderedBuckets.map { Bucket(start: Timestamps.rfc3339($0.startNs), events: $0.total, sources: UInt64($0.distinctSources.rounded())) }
+        buckets = f.orderedBuckets.map { Bucket(start: RFC3339.format($0.startNs), events: $0.total, sources: UInt64($0.distinctSources.rounded())) }
         var portTotals: [UInt16: UInt64] = [:]
         var countryTotals: [CountryCode: UInt64] = [:]
         for b in f.orderedBuckets {

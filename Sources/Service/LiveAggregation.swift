@@ -7,6 +7,7 @@ import Feed
 import Foundation
 import Ring
 import Synchronization
+import Interchange
 
 /// One capture ring's consumer end (a class, so an array can hold the
 /// non-copyable `Consumer`).
@@ -238,7 +239,7 @@ public final class LiveAggregation: @unchecked Sendable {
                                      decoded: totals.counters.decoded, sources: UInt64(totals.sources.estimate.rounded()),
                                      classes: totals.classes)
                 state.series = window.summaries.map { s in
-                    SeriesSection.Bucket(start: Timestamps.rfc3339(s.startNs), packets: s.counters.total, bytes: s.counters.bytes,
+                    SeriesSection.Bucket(start: RFC3339.format(s.startNs), packets: s.counters.total, bytes: s.counters.bytes,
                                          decoded: s.counters.decoded, tcp: s.counters.tcp, udp: s.counters.udp, icmp: s.counters.icmp,
                                          icmpv6: s.counters.icmpv6, sources: UInt64(s.sources.estimate.rounded()), classes: s.classes,
                                          ports: s.ports.prefix(a.config.seriesTopPorts).map {

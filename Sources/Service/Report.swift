@@ -4,6 +4,7 @@ import Capture
 import Decoding
 import Foundation
 import Ring
+import Interchange
 
 /// The `packets` member of the JSON report (docs/json-schema.md).
 public struct PacketsSection: Codable, Sendable, Equatable {
@@ -66,8 +67,8 @@ public struct PeriodSection: Codable, Sendable, Equatable {
     public var seconds: Double
 
     public init(firstNs: Int64?, lastNs: Int64?) {
-        first = firstNs.map(Timestamps.rfc3339)
-        last = lastNs.map(Timestamps.rfc3339)
+        first = firstNs.map { RFC3339.format($0) }
+        last = lastNs.map { RFC3339.format($0) }
         if let firstNs, let lastNs { seconds = Double(lastNs - firstNs) / 1e9 } else { seconds = 0 }
     }
 }
@@ -290,8 +291,8 @@ public struct SourceRow: Codable, Sendable, Equatable {
         packetsError = entry.error
         ports = detail?.ports
         destinations = detail?.destinations
-        firstSeen = detail.map { Timestamps.rfc3339($0.firstSeenNs) }
-        lastSeen = detail.map { Timestamps.rfc3339($0.lastSeenNs) }
+        firstSeen = detail.map { RFC3339.format($0.firstSeenNs) }
+        lastSeen = detail.map { RFC3339.format($0.lastSeenNs) }
         classes = detail?.classes.map(\.name) ?? []
         fingerprint = detail.flatMap { $0.fingerprint == .none ? nil : $0.fingerprint.name }
     }
@@ -338,7 +339,7 @@ public struct ScansSection: Codable, Sendable, Equatable {
         count = d.episodeCount + UInt64(report.filter(\.ongoing).count)
         episodes = report.map {
             Episode(source: $0.source.description, proto: ProtocolName.name($0.ipProtocol), port: $0.port,
-                    start: Timestamps.rfc3339($0.startNs), end: Timestamps.rfc3339($0.endNs), packets: $0.packets,
+                    start: RFC3339.format($0.startNs), end: RFC3339.format($0.endNs), packets: $0.packets,
                     destinations: $0.destinations, observedRate: $0.observedRate, internetRate: $0.internetRate,
                     fingerprint: $0.fingerprint == .none ? nil : $0.fingerprint.name, ongoing: $0.ongoing)
         }
@@ -382,8 +383,8 @@ public struct BackscatterSection: Codable, Sendable, Equatable {
         let report = d.report()
         count = d.attackCount + UInt64(report.filter(\.ongoing).count)
         attacks = report.map {
-            Attack(victim: $0.victim.description, proto: ProtocolName.name($0.ipProtocol), start: Timestamps.rfc3339($0.startNs),
-                   end: Timestamps.rfc3339($0.endNs), packets: $0.packets, peakRate: $0.peakRate,
+            Attack(victim: $0.victim.description, proto: ProtocolName.name($0.ipProtocol), start: RFC3339.format($0.startNs),
+                   end: RFC3339.format($0.endNs), packets: $0.packets, peakRate: $0.peakRate,
                    observedRate: $0.observedRate, estimatedAttackRate: $0.estimatedAttackRate, ongoing: $0.ongoing)
         }
     }
@@ -433,7 +434,7 @@ public struct SeriesSection: Codable, Sendable, Equatable {
         sourcesRelativeError = HyperLogLog(precision: 12).relativeStandardError
         dropped = a.seriesDropped
         buckets = a.series.map { p in
-            Bucket(start: Timestamps.rfc3339(p.startNs), packets: p.counters.total, bytes: p.counters.bytes,
+            Bucket(start: RFC3339.format(p.startNs), packets: p.counters.total, bytes: p.counters.bytes,
                    decoded: p.counters.decoded, tcp: p.counters.tcp, udp: p.counters.udp, icmp: p.counters.icmp,
                    icmpv6: p.counters.icmpv6, sources: UInt64(p.sources.rounded()), classes: p.classes,
                    ports: p.topPorts.map {
@@ -504,21 +505,6 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
 
 public enum SensorVersion {
     public static let string = "0.1.0"
-}
-
-public enum Timestamps {
-    /// RFC 3339 in UTC with nanoseconds, e.g. `2014-10-07T00:00:00.000000001Z`.
-    public static func rfc3339(_ ns: Int64) -> String {
-        var seconds = ns / 1_000_000_000
-        var fraction = ns % 1_000_000_000
-        if fraction < 0 { fraction += 1_000_000_000; seconds -= 1 }
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        let date = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                          Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
-        return fraction == 0 ? date + "Z" : date + String(format: ".%09dZ", Int(fraction))
-    }
 }
 
 /// Human-readable summaries for `--format text` and the live status line.

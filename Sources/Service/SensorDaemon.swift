@@ -10,6 +10,7 @@ import Ring
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import Interchange
 
 /// `darknetd run`: opens the capture handles, drops privileges, restores
 /// state, starts the capture threads, the aggregation thread and the stats
@@ -96,7 +97,7 @@ public final class SensorDaemon: Sendable {
             case .restored(let saved):
                 let windowsRestored = aggregator.restoreWindows(saved.windows)
                 stage.restore(engine: saved.alerts, gate: saved.gate, engineConfig: engineConfig, gateConfig: gateConfig)
-                logger.info("state restored", metadata: ["saved": "\(Timestamps.rfc3339(saved.savedNs))",
+                logger.info("state restored", metadata: ["saved": "\(RFC3339.format(saved.savedNs))",
                                                          "windows": "\(windowsRestored ? "restored" : "ignored (window settings changed)")"])
             case .missing:
                 logger.info("no saved state; starting fresh", metadata: ["directory": "\(c.state.directory)"])
@@ -201,8 +202,7 @@ public final class SensorDaemon: Sendable {
     static func sinks(_ c: SensorConfiguration, logger: Logger) throws -> AlertSinks {
         var syslog: SyslogWriter?
         if c.alerts.syslog.enabled {
-            let facility = Alerts.SyslogFacility(rawValue: Int(c.alerts.syslog.facility.code)) ?? .daemon
-            syslog = SyslogWriter(config: SyslogConfig(path: c.alerts.syslog.socket, facility: facility))
+            syslog = SyslogWriter(config: SyslogConfig(path: c.alerts.syslog.socket, facility: c.alerts.syslog.facility))
         }
         var json: JSONLinesWriter?
         if let path = c.alerts.jsonFile {

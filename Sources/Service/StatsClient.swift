@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 
 /// Why a stats request failed on the client side; one line each, saying
 /// what to do about it.

@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 
 /// The stats socket's wire protocol (docs/stats-protocol.md): one JSON request
 /// per line in, one JSON response per line out, in order, over a Unix stream socket.

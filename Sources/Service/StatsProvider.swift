@@ -1,4 +1,5 @@
 import Foundation
+import Interchange
 
 /// What a provider answers for one command.
 public enum StatsReply: Sendable, Equatable {

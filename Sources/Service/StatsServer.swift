@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
+import Interchange
 
 /// Why the stats server would not start; one line each, naming the path.
 public enum StatsServerError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Interchange
 import Aggregation
 import Decoding
 import GeoIP
@@ -101,8 +102,8 @@ import Testing
 
     @Test func rfc3339RoundTrip() {
         for ns: Int64 in [0, 1_412_683_200_000_000_000, 1_412_683_200_000_000_001, -1, 951_782_400_000_000_000] {
-            #expect(FeedTime.nanoseconds(text: FeedTime.rfc3339(ns)) == ns)
+            #expect(FeedTime.nanoseconds(text: RFC3339.format(ns)) == ns)
         }
-        #expect(FeedTime.rfc3339(951_782_400_000_000_000) == "2000-02-29T00:00:00Z")
+        #expect(RFC3339.format(951_782_400_000_000_000) == "2000-02-29T00:00:00Z")
     }
 }

@@ -181,7 +181,7 @@ func singleIssue(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocati
         #expect(c.feed.path == "/var/log/feed.jsonl" && c.feed.format == .cowrie)
         #expect(c.feed.pollMilliseconds == 1000 && c.feed.maxLineBytes == 4096)
         #expect(!c.alerts.syslog.enabled && c.alerts.syslog.socket == "/run/systemd/journal/dev-log")
-        #expect(c.alerts.syslog.facility == .local3 && c.alerts.syslog.facility.code == 19 << 3)
+        #expect(c.alerts.syslog.facility == .local3 && c.alerts.syslog.facility.rawValue == 19)
         #expect(c.alerts.jsonFile == "/var/lib/darknetd/alerts.jsonl")
         #expect(c.alerts.cooldownSeconds == 3600 && c.alerts.ratePerMinute == 5)
         var dns = AlertRuleSettings()

@@ -1,8 +1,11 @@
 import Foundation
 
-/// Any JSON value, decoded without a schema: what `darknetctl` renders and
-/// what the stats protocol parses requests into before validating them.
-/// Integers keep their exact value (no trip through Double).
+/// Any JSON value, decoded without a schema by Foundation's `JSONDecoder`
+/// (there is no hand-written JSON parser): feed lines before their fields are
+/// checked, stats requests before they are validated, and what `darknetctl`
+/// renders. Types stay exact, so `"dport": "22"`, `22`, `[22]` and `true`
+/// are told apart, and integers keep their value (no trip through Double):
+/// `integer` for what fits Int64, `unsigned` above it, `double` otherwise.
 public enum JSONValue: Codable, Sendable, Equatable {
     case null
     case bool(Bool)
@@ -43,6 +46,11 @@ public enum JSONValue: Codable, Sendable, Equatable {
     /// Parses one JSON text; nil when it is not valid JSON.
     public static func parse(_ data: Data) -> JSONValue? {
         try? JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// Parses one JSON text; nil when it is not valid JSON.
+    public static func parse(_ text: some StringProtocol) -> JSONValue? {
+        parse(Data(text.utf8))
     }
 
     public subscript(key: String) -> JSONValue? {
