@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Decoding", "Synth", "Service"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "Decoding", "Synth", "GeoIP"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding", "Capture", "Ring"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation"]),

@@ -94,12 +94,23 @@ measure() {
 echo "== $count packets, $runs runs each"
 measure ceiling bench-out/pcap_ceiling "$capture"
 measure tcpdump tcpdump -r "$capture" -w /dev/null
-if ! ((no_darknetd)); then measure darknetd "$darknetd" analyze --pcap "$capture" --format json; fi
+if ! ((no_darknetd)); then
+    measure darknetd "$darknetd" analyze --pcap "$capture" --format json
+    # With a feed: the sensor's own export of the same capture (per-bucket
+    # aggregates and scan episodes), so the comparison has real overlap.
+    "$darknetd" analyze --pcap "$capture" --format json --export "$tmp/feed.jsonl" > /dev/null
+    measure withfeed "$darknetd" analyze --pcap "$capture" --format json --feed "$tmp/feed.jsonl"
+    # Where the time goes: read+decode alone and aggregation alone (docs/benchmarks.md).
+    swift build -c release --product darknet-stages 2>&1 | tail -n 1
+    stages=$(.build/release/darknet-stages "$capture" "$runs")
+    echo "$stages" | sed 's/^/   /'
+fi
 
 readers=(ceiling tcpdump)
-if ! ((no_darknetd)); then readers+=(darknetd); fi
+if ! ((no_darknetd)); then readers+=(darknetd withfeed); fi
 declare -A label=([ceiling]="libpcap empty callback (C)" [tcpdump]="tcpdump -r FILE -w /dev/null"
-                  [darknetd]="darknetd analyze --format json")
+                  [darknetd]="darknetd analyze --format json"
+                  [withfeed]="darknetd analyze --format json --feed (own export)")
 ratio() { awk -v a="${wall[$2]}" -v b="${wall[$1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 {
     echo
@@ -118,6 +129,12 @@ ratio() { awk -v a="${wall[$2]}" -v b="${wall[$1]}" 'BEGIN { printf "%.2f", (b >
     if ! ((no_darknetd)); then
         echo
         echo "darknetd / tcpdump: $(ratio darknetd tcpdump)× (target ≥ 1.0×); darknetd / ceiling: $(ratio darknetd ceiling)× (target ≥ 0.5×)"
+        echo
+        echo "Stages (\`darknet-stages FILE $runs\`, medians):"
+        echo
+        echo '```'
+        echo "$stages"
+        echo '```'
         if ((flood)); then
             awk -v m="${rss[darknetd]}" 'BEGIN { printf "darknetd peak RSS: %.1f MiB (target < 256 MiB)\n", m / 1024 }'
         fi

@@ -19,7 +19,7 @@ extension PacketCounters: RecordConsumer {
 extension Aggregator: RecordConsumer {}
 
 /// Capture thread → ring → consumer, identical for files and interfaces.
-public struct Pipeline {
+public struct Pipeline: Sendable {
     /// Ring slots between the capture and the consumer thread. Default: 65,536
     /// for an interface (room to ride out a consumer stall without drops), 4,096
     /// for files (nothing is dropped there, and a ring that stays in the caches
