@@ -184,9 +184,52 @@ public final class CaptureEngine: @unchecked Sendable {
 
     // MARK: files
 
+    /// One file: `pcap_dispatch` in batches, exactly like a live handle (no
+    /// merge to do, and libpcap's callback loop is cheaper than a
+    /// `pcap_next_ex` call per packet).
+    private func runSingleFile(_ handle: PcapHandle) -> CaptureOutcome {
+        var report = SourceReport(source: handle.subject, linkType: handle.linkTypeName, packets: 0, error: nil)
+        context.decoder = PacketDecoder(linkType: handle.linkType)
+        context.subsecondMultiplier = handle.subsecondToNanoseconds
+        let user = Unmanaged.passUnretained(context).toOpaque().assumingMemoryBound(to: UInt8.self)
+        var stopped = false
+        while true {
+            if stopRequested.load(ordering: .relaxed) {
+                stopped = true
+                break
+            }
+            var count = batchSize
+            if let left = remaining() {
+                if left == 0 {
+                    stopped = true
+                    break
+                }
+                count = Int32(min(UInt64(batchSize), left))
+            }
+            do {
+                let result = try handle.dispatch(count: count, callback: dispatchCallback, user: user)
+                context.publish()
+                delivered.store(context.delivered, ordering: .relaxed)
+                guard let read = result else {  // pcap_breakloop
+                    stopped = true
+                    break
+                }
+                if read == 0 { break }  // end of file
+            } catch {
+                context.publish()
+                report.error = error.description
+                break
+            }
+        }
+        delivered.store(context.delivered, ordering: .relaxed)
+        report.packets = context.delivered
+        return CaptureOutcome(sources: [report], stopped: stopped)
+    }
+
     /// K-way merge by timestamp over `pcap_next_ex`: each handle's current
     /// packet stays valid until that handle is read again, so nothing is copied.
     private func runFiles(_ handles: [PcapHandle]) -> CaptureOutcome {
+        if handles.count == 1 { return runSingleFile(handles[0]) }
         var reports = handles.map { SourceReport(source: $0.subject, linkType: $0.linkTypeName, packets: 0, error: nil) }
         let decoders = handles.map { PacketDecoder(linkType: $0.linkType) }
         var heads: [(header: UnsafePointer<pcap_pkthdr>, bytes: UnsafePointer<UInt8>, timestamp: Int64)?] =
