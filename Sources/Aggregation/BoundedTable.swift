@@ -196,10 +196,34 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
         weights.prefetch(s)
     }
 
+    /// The slot with the smallest eviction weight in two full buckets (the
+    /// first in bucket order on ties), and that weight.
+    @inlinable @inline(__always)
+    func lightest(_ b1: Int, _ b2: Int) -> (slot: Int, weight: UInt64) {
+        var victim = b1 &* 16
+        var lightest = weights[victim]
+        for pass in 0..<2 {
+            let bucket = pass == 0 ? b1 : b2
+            for s in bucket &* 16 ..< bucket &* 16 &+ 16 {
+                let w = weights[s]
+                if w < lightest {
+                    lightest = w
+                    victim = s
+                }
+            }
+        }
+        return (victim, lightest)
+    }
+
     /// The slot holding `key`, or nil.
     @inlinable
     public func slot(of key: Key) -> Int? {
-        let hash = hasher.hash(key)
+        slot(of: key, hash: hasher.hash(key))
+    }
+
+    /// `slot(of:)` with the key's seeded hash already computed.
+    @inlinable
+    public func slot(of key: Key, hash: UInt64) -> Int? {
         let tag = Self.tag(hash)
         let (b1, b2) = buckets(hash)
         if let s = find(key, tag: tag, in: b1) { return s }
@@ -248,18 +272,7 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
             return InsertResult(slot: s, inserted: true, evicted: nil)
         }
         // Both buckets full: evict the lightest (first in bucket order on ties).
-        var victim = b1 &* 16
-        var lightest = weights[victim]
-        for pass in 0..<2 {
-            let bucket = pass == 0 ? b1 : b2
-            for s in bucket &* 16 ..< bucket &* 16 &+ 16 {
-                let w = weights[s]
-                if w < lightest {
-                    lightest = w
-                    victim = s
-                }
-            }
-        }
+        let (victim, lightest) = lightest(b1, b2)
         let old = reportEviction(lightest) ? (key: keys[victim], value: values[victim]) : nil
         setControl(victim, tag)
         keys[victim] = key

@@ -74,7 +74,13 @@ public struct ScanDetector: Sendable {
     /// episode's state is already in the table (a hint: see `Aggregator.prefetchDependent`).
     @inline(__always)
     func prefetchPair(_ r: PacketRecord, port: UInt16, pairs: DistinctPairs, hasher: SeededHash) {
-        guard let slot = table.slot(of: AddressPort(address: r.source, ipProtocol: r.ipProtocol, port: port)) else { return }
+        let key = AddressPort(address: r.source, ipProtocol: r.ipProtocol, port: port)
+        let hash = table.hasher.hash(key)
+        guard let slot = table.slot(of: key, hash: hash) else {
+            // A new episode: it will start at this packet.
+            pairs.prefetch(destinationPairKey(r, port: port, first: r.timestampNs, hasher: hasher))
+            return
+        }
         pairs.prefetch(destinationPairKey(r, port: port, first: table[slot: slot].first, hasher: hasher))
     }
 

@@ -14,11 +14,6 @@ static inline void chotpath_prefetch(const void *base, size_t offset) {
     __builtin_prefetch((const char *)base + offset, 0, 3);
 }
 
-/// Same, for a line about to be written.
-static inline void chotpath_prefetch_write(const void *base, size_t offset) {
-    __builtin_prefetch((const char *)base + offset, 1, 3);
-}
-
 /// madvise(MADV_HUGEPAGE) on the 2 MiB-aligned pages inside [base, base + length),
 /// so a large table is backed by transparent huge pages (one TLB entry per
 /// 2 MiB instead of per 4 KiB) when the kernel allows it ("madvise" mode).
