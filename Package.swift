@@ -112,10 +112,10 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding", "Capture", "Ring"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
-        .testTarget(name: "CorrelationTests", dependencies: ["Correlation"]),
+        .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Synth"]),
         .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation", "Interchange"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Capture"]),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange", "Synth"]),
         .testTarget(name: "InterchangeTests", dependencies: ["Interchange"]),
         .testTarget(
             name: "StatsSocketTests",

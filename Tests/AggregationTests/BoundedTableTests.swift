@@ -1,4 +1,5 @@
 import Testing
+import Synth
 import Decoding
 @testable import Aggregation
 

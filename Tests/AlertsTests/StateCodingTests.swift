@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Synth
 import Decoding
 @testable import Alerts
 

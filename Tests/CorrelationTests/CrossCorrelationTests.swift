@@ -1,4 +1,5 @@
 import Testing
+import Synth
 @testable import Correlation
 
 @Suite struct CrossCorrelationTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Synth
 @testable import Correlation
 
 @Suite struct OverlapTests {

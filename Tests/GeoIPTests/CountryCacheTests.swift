@@ -7,7 +7,7 @@ import Testing
     /// Mostly addresses inside the fixture networks (so lookups hit
     /// countries and blocks repeat), the rest anywhere.
     static func randomAddresses(count: Int, seed: UInt64) -> [IPAddress] {
-        var generator = SeededGenerator(state: seed)
+        var generator = SplitMix64(seed: seed)
         let v4Bases: [UInt32] = [0xC000_0200, 0xC633_6400, 0xCB00_7100, 0x0A00_0000, 0x0A01_0000, 0xAC10_0000, 0x6440_0000, 0xC600_0000]
         let v6Bases: [UInt64] = [0x2001_0DB8_0000_0000, 0x2001_0DB8_8000_0000, 0x2001_0DB8_1234_0000, 0x2001_0DB8_4000_0000, 0x3FFF_0000_0000_0000, 0xFD00_0000_0000_0000]
         return (0..<count).map { _ in

@@ -80,18 +80,6 @@ enum Fixture {
     }
 }
 
-/// SplitMix64: deterministic addresses for the cache tests.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Runs `mmdblookup` if it is installed; nil when it is not.
 func mmdblookup(file: String, ip: String) throws -> (status: Int32, output: String)? {
     let candidates = ["/usr/bin/mmdblookup", "/usr/local/bin/mmdblookup"]

@@ -101,7 +101,7 @@ import Testing
         let metadataStart = try #require(bytes.indices.last(where: { index in
             index + marker.count <= bytes.count && Array(bytes[index..<index + marker.count]) == marker
         }))
-        var generator = SeededGenerator(state: 42)
+        var generator = SplitMix64(seed: 42)
         for index in dataStart..<metadataStart {
             bytes[index] = [0x5F, 0x3F, 0xFF, 0x1F, 0xE0][Int(generator.next() % 5)]
         }
@@ -191,7 +191,7 @@ import Testing
 
     @Test func randomBytes() throws {
         let directory = try TemporaryDirectory()
-        var generator = SeededGenerator(state: 7)
+        var generator = SplitMix64(seed: 7)
         for size in [1, 64, 4_096, 100_000] {
             let bytes = (0..<size).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
             let path = directory.path("random-\(size).mmdb")
