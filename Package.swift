@@ -105,11 +105,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Child processes and executable paths for the tests that drive darknetd/darknetctl.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Synth"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Decoding", "Synth", "Service"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "Decoding", "Synth", "GeoIP"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding", "Capture", "Ring"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding", "Capture", "Ring", "TestSupport"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Synth"]),
@@ -120,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "StatsSocketTests",
             dependencies: [
-                "Service", "Interchange",
+                "Service", "Interchange", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

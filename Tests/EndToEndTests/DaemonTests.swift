@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `darknetd run` end to end, inside namespaces the test creates: traffic

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Live capture on a veth pair inside namespaces the test creates.

@@ -1,6 +1,7 @@
 import Capture
 import Decoding
 import Foundation
+import TestSupport
 import Glibc
 import Ring
 import Service

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Interchange
 import Service
 import Testing
@@ -97,7 +98,7 @@ import Testing
             }
             usleep(20_000)
         }
-        let status = child.waitForExit(timeout: 15)
+        let status = child.waitForExit(timeout: .seconds(15))
         #expect(status == 0, "\(child.standardError)")
         let value = try #require(JSONValue.parse(Data(child.standardOutput.utf8)), "\(child.standardOutput)")
         let nobody = try PrivilegeDrop.lookup(user: "nobody")
