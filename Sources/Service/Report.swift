@@ -189,6 +189,28 @@ public enum StreamingJSON {
         }
     }
 
+    /// Port rows, one per line. A 5 M-packet capture has 128 K of them, and one
+    /// JSONEncoder call per row was 13 % of `analyze`'s time (perf): they are
+    /// written directly, in exactly the encoder's form (a test compares the two).
+    public static func writeArray(_ rows: [PortRow], to sink: (String) -> Void) {
+        if rows.isEmpty {
+            sink("[]")
+            return
+        }
+        sink("[\n")
+        var chunk = ""
+        chunk.reserveCapacity(64 * 1024)
+        for (i, row) in rows.enumerated() {
+            chunk += row.json
+            chunk += i == rows.count - 1 ? "\n]" : ",\n"
+            if chunk.utf8.count >= 60 * 1024 {
+                sink(chunk)
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        sink(chunk)
+    }
+
     /// An object whose member `arrayKey` is long: `stripped` is the object
     /// with that array emptied; the elements are streamed where `[]` stands.
     public static func writeObject<T: Encodable, E: Encodable>(_ stripped: T, arrayKey: String, elements: [E], to sink: (String) -> Void) {
@@ -233,6 +255,16 @@ public struct PortRow: Codable, Sendable, Equatable {
     public var sources: UInt32
     public var destinations: UInt32
     public var classes: ClassCounts
+
+    /// The row as `StreamingJSON.encoder()` encodes it (sorted keys, compact).
+    /// Every member is a number except `proto`, which is "tcp", "udp", "icmp",
+    /// "icmpv6" or a decimal number: nothing needs escaping.
+    var json: String {
+        let c = classes
+        return "{\"bytes\":\(bytes),\"classes\":{\"backscatter\":\(c.backscatter),\"misconfiguration\":\(c.misconfiguration),"
+            + "\"other\":\(c.other),\"reflection-recon\":\(c.reflectionRecon),\"scan\":\(c.scan)},"
+            + "\"destinations\":\(destinations),\"packets\":\(packets),\"port\":\(port),\"proto\":\"\(proto)\",\"sources\":\(sources)}"
+    }
 
     init(key: ProtocolPort, row: PortTable.Row) {
         proto = ProtocolName.name(key.ipProtocol)
