@@ -189,7 +189,31 @@ public struct Aggregator: Sendable {
         case portSource = 1, portDestination = 2, sourceDestination = 3, bucketScanSource = 5
     }
 
+    /// What `add` derives from a record before touching any table; computed
+    /// once per record, by `consume`'s prefetch stage or by `add(_:)`.
+    struct RecordKeys: Sendable {
+        var source: IPAddress = .zero
+        var sourceHash: UInt64 = 0
+        var destinationHash: UInt64 = 0
+        /// `PortTable` row, or -1 when the record has no port or type.
+        var row: Int = -1
+        var trafficClass: TrafficClass = .other
+    }
+
+    @inline(__always)
+    func keys(of r: PacketRecord) -> RecordKeys {
+        let source = config.aggregateSourcePrefixes ? Aggregator.prefix(of: r.source) : r.source
+        return RecordKeys(source: source, sourceHash: hasher.hash(source), destinationHash: hasher.hash(r.destination),
+                          row: PortTable.rowIndex(r) ?? -1, trafficClass: Classifier.classify(r))
+    }
+
     public mutating func add(_ r: PacketRecord) {
+        add(r, keys: r.status == .ok ? keys(of: r) : RecordKeys())
+    }
+
+    /// `add` with the record's keys already computed (only read when the record decoded).
+    @inline(__always)
+    mutating func add(_ r: PacketRecord, keys k: RecordKeys) {
         let bucket = buckets.index(of: r.timestampNs)
         if let open = currentBucket {
             if bucket > open {
@@ -205,15 +229,15 @@ public struct Aggregator: Sendable {
         bucketCounters.add(r)
         guard r.status == .ok else { return }
 
-        let source = config.aggregateSourcePrefixes ? Aggregator.prefix(of: r.source) : r.source
-        let trafficClass = Classifier.classify(r)
+        let source = k.source
+        let trafficClass = k.trafficClass
         let fingerprint = Classifier.fingerprint(r)
         classes.add(trafficClass)
         bucketClasses.add(trafficClass)
         fingerprints[Int(fingerprint.rawValue)] &+= 1
 
-        let sourceHash = hasher.hash(source)
-        let destinationHash = hasher.hash(r.destination)
+        let sourceHash = k.sourceHash
+        let destinationHash = k.destinationHash
         distinctSources.insert(hash: sourceHash)
         if config.exactSourceCap > 0 && exactSourcesComplete {
             if exactSources.count < config.exactSourceCap {
@@ -249,7 +273,8 @@ public struct Aggregator: Sendable {
         }
 
         var port: UInt16 = 0
-        if let row = PortTable.rowIndex(r) {
+        if k.row >= 0 {
+            let row = k.row
             port = PortTable.key(ofRow: row).port
             ports.count(row: row, bytes: r.wireLength, trafficClass: trafficClass)
             if pairs.insert(portSourceKey(sourceHash, row)) {
@@ -311,17 +336,19 @@ public struct Aggregator: Sendable {
     /// backscatter state. Called `lookahead` records ahead, so those misses
     /// (tables keyed by attacker-chosen addresses, most of them larger than
     /// the caches) overlap instead of stalling one by one.
+    /// Returns the record's keys, which `consume` hands to `add`.
     @inline(__always)
-    func prefetch(_ r: PacketRecord) {
-        guard r.status == .ok else { return }
-        let source = config.aggregateSourcePrefixes ? Aggregator.prefix(of: r.source) : r.source
-        let sourceHash = hasher.hash(source)
-        let destinationHash = hasher.hash(r.destination)
+    func prefetch(_ r: PacketRecord) -> RecordKeys {
+        guard r.status == .ok else { return RecordKeys() }
+        let k = keys(of: r)
+        let sourceHash = k.sourceHash
+        let destinationHash = k.destinationHash
+        let trafficClass = k.trafficClass
         pairs.prefetch(sourceDestinationKey(sourceHash, destinationHash))
         sourceDetails.prefetch(hash: sourceHash)
         topSources.prefetch(hash: sourceHash)
-        let trafficClass = Classifier.classify(r)
-        if let row = PortTable.rowIndex(r) {
+        if k.row >= 0 {
+            let row = k.row
             ports.prefetch(row: row)
             pairs.prefetch(portSourceKey(sourceHash, row))
             pairs.prefetch(portDestinationKey(destinationHash, row))
@@ -331,6 +358,7 @@ public struct Aggregator: Sendable {
             }
         }
         if trafficClass == .backscatter { backscatter.prefetch(r) }
+        return k
     }
 
     /// The second, nearer prefetch: lines whose address depends on state the
@@ -338,28 +366,31 @@ public struct Aggregator: Sendable {
     /// by the episode's start time). A hint only: if the state changes before
     /// `add`, the prefetch was merely wasted.
     @inline(__always)
-    func prefetchDependent(_ r: PacketRecord) {
-        guard r.status == .ok, let row = PortTable.rowIndex(r) else { return }
-        let trafficClass = Classifier.classify(r)
-        guard trafficClass == .scan || trafficClass == .reflectionRecon else { return }
-        scans.prefetchPair(r, port: PortTable.key(ofRow: row).port, pairs: pairs, hasher: hasher)
+    func prefetchDependent(_ r: PacketRecord, _ k: RecordKeys) {
+        guard r.status == .ok, k.row >= 0, k.trafficClass == .scan || k.trafficClass == .reflectionRecon else { return }
+        scans.prefetchPair(r, port: PortTable.key(ofRow: k.row).port, pairs: pairs, hasher: hasher)
     }
 
     /// Records ahead of `add` that `consume` prefetches table lines for, and
-    /// (`dependentLookahead`) lines that depend on those.
+    /// (`dependentLookahead`) lines that depend on those. At most 15: the
+    /// keys wait in a ring of 16.
     static let lookahead = 12
     static let dependentLookahead = 6
 
     /// Every record of a run, with each record's table lines prefetched
     /// `lookahead` records before it is added.
+    /// The keys computed by the prefetch stage wait in a ring of 16 on the
+    /// stack (an `InlineArray`: no allocation) until their record is added.
     public mutating func consume(_ records: Span<PacketRecord>) {
         let n = records.count
-        for i in 0..<min(Aggregator.lookahead, n) { prefetch(records[i]) }
-        for i in 0..<min(Aggregator.dependentLookahead, n) { prefetchDependent(records[i]) }
+        let ahead = Aggregator.lookahead, near = Aggregator.dependentLookahead
+        var pending = InlineArray<16, RecordKeys>(repeating: RecordKeys())
+        for i in 0..<min(ahead, n) { pending[i & 15] = prefetch(records[i]) }
+        for i in 0..<min(near, n) { prefetchDependent(records[i], pending[i & 15]) }
         for j in 0..<n {
-            if j + Aggregator.lookahead < n { prefetch(records[j + Aggregator.lookahead]) }
-            if j + Aggregator.dependentLookahead < n { prefetchDependent(records[j + Aggregator.dependentLookahead]) }
-            add(records[j])
+            if j + ahead < n { pending[(j + ahead) & 15] = prefetch(records[j + ahead]) }
+            if j + near < n { prefetchDependent(records[j + near], pending[(j + near) & 15]) }
+            add(records[j], keys: pending[j & 15])
         }
     }
 
