@@ -100,12 +100,14 @@ public enum FeedFormat: String, Sendable, CaseIterable, Equatable {
         }.prefix(sniffLines))
     }
 
-    /// A file is binary when its first lines hold a NUL byte, or when its
-    /// first content line holds control bytes or is not UTF-8. (A later bad
-    /// line in a text feed is only a bad line, counted when it is read.)
+    /// A file is binary when its first content line holds a NUL or another
+    /// control byte, or is not UTF-8 (a pcap, gzip or ELF file fails on its
+    /// first bytes). A later bad line in a text feed is only a bad line,
+    /// skipped and counted when it is read: a hostile line appended to a live
+    /// feed must not stop the daemon from starting again (DaemonTests).
     static func binaryReason(_ lines: [Substring]) -> String? {
-        if lines.contains(where: { $0.utf8.contains(0) }) { return "binary data (NUL bytes) in its first lines" }
         guard let first = lines.first else { return nil }
+        if first.utf8.contains(0) { return "binary data (NUL bytes) in its first line" }
         if first.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 }) { return "binary data (control bytes) in its first line" }
         if first.contains("\u{FFFD}") { return "binary data (not UTF-8) in its first line" }
         return nil

@@ -38,6 +38,11 @@ import Testing
           socket: \(dir.appendingPathComponent("run/darknetd.sock").path)
           idle_timeout: 5s
           max_clients: 256
+        feed:
+          path: \(dir.appendingPathComponent("feed.csv").path)
+          format: csv
+          poll_ms: 50
+          max_line_bytes: 4096
         state:
           directory: \(dir.appendingPathComponent("state").path)
           snapshot_interval: 1m
@@ -64,6 +69,11 @@ import Testing
         let generated = try Subprocess.run(Executables.darknetd, ["generate", "--out", capture, "--packets", "3200",
                                                                   "--rate", "200", "--surge", "8:10:600", "--seed", "5"])
         #expect(generated.status == 0, "\(generated.output)")
+
+        // The feed the daemon follows: a header and two good lines for now.
+        let feedPath = dir.appendingPathComponent("feed.csv").path
+        try "time,src_ip,dst_port,proto,cc\n2024-01-01T00:00:00Z,192.0.2.1,53,udp,CN\n2024-01-01T00:00:01Z,192.0.2.2,23,tcp,HK\n"
+            .write(toFile: feedPath, atomically: true, encoding: .utf8)
 
         let environment = ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"]
         let (exe, args) = net.inNamespace(net.receiver, [Executables.darknetd, "run", "--config", configPath, "--foreground"])
@@ -92,6 +102,25 @@ import Testing
             _ = junk.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         }
         #expect(hostile.count >= 60)
+        // Hostile feed lines appended while traffic flows: over-long, binary with
+        // NULs and invalid UTF-8, wrong field counts, bad addresses, ports and
+        // times, an unterminated quote; then 10 good lines. None may stop the
+        // import, and each is counted.
+        var hostileFeed = Data()
+        hostileFeed.append(Data(String(repeating: "9", count: 10_000).utf8) + Data([10]))
+        hostileFeed.append(Data([0, 0xFF, 0xFE, 0x2C, 0xC3, 0x28, 0x2C, 0, 10]))
+        hostileFeed.append(Data(String(repeating: ",", count: 3_000).utf8) + Data([10]))
+        for bad in ["2024-01-01T00:00:02Z,999.1.1.1,53,udp,CN", "2024-01-01T00:00:02Z,192.0.2.3,70000,udp,CN",
+                    "99999999999999999999,192.0.2.4,53,udp,CN", "2024-13-45T99:00:00Z,192.0.2.5,53,udp,CN",
+                    "\"2024-01-01T00:00:02Z,192.0.2.6,53,udp,CN", "2024-01-01T00:00:02Z,192.0.2.7"] {
+            hostileFeed.append(Data((bad + "\n").utf8))
+        }
+        for i in 0..<10 { hostileFeed.append(Data("2024-01-01T00:00:0\(i)Z,198.51.100.\(i),53,udp,US\n".utf8)) }
+        let feedHandle = try #require(FileHandle(forWritingAtPath: feedPath))
+        try feedHandle.seekToEnd()
+        try feedHandle.write(contentsOf: hostileFeed)
+        try feedHandle.close()
+
         let before = try DaemonTests.packets(socket)
         Thread.sleep(forTimeInterval: 2)
         let after = try DaemonTests.packets(socket)
@@ -123,6 +152,17 @@ import Testing
         let metrics = try Subprocess.run(Executables.darknetctl, ["--socket", socket, "metrics"])
         #expect(metrics.output.contains("darknet_packets_total"))
 
+        // The feed kept importing: 12 good lines, the 9 hostile ones skipped and counted by reason.
+        let feed = try Subprocess.run(Executables.darknetctl, ["--socket", socket, "feed", "--json"])
+        #expect(feed.status == 0, "\(feed.output)")
+        let feedObject = try #require(try JSONSerialization.jsonObject(with: Data(feed.stdout.utf8)) as? [String: Any])
+        let feedData = try #require((feedObject["data"] as? [String: Any]) ?? feedObject)
+        let feedStatus = try #require(feedData["status"] as? [String: Any], "\(feed.output)")
+        #expect(feedStatus["events"] as? Int == 12, "\(feed.output)")
+        let skipped = try #require(feedStatus["skipped"] as? [String: Int], "\(feed.output)")
+        #expect(skipped.values.reduce(0, +) == 9, "\(feed.output)")
+        #expect(skipped["line-too-long"] == 1, "\(feed.output)")
+
         #expect(notify.wait(timeout: .seconds(5)) { $0.contains("WATCHDOG=1") })
         #expect(notify.drain().contains { $0.contains("STATUS=") })
 
@@ -146,7 +186,7 @@ import Testing
         // SIGTERM during start-up (right after the restore, before the service group
         // runs) still ends in a graceful stop.
         again.process.terminate()
-        #expect(again.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(again.waitForExit(timeout: .seconds(15)) == 0, "\(again.standardError)")
     }
 
     /// A raw connection to the stats socket (-1 on failure).

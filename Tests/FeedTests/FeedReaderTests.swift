@@ -95,6 +95,25 @@ import Testing
         }
     }
 
+    /// A text feed with a binary line among its first lines is still a feed
+    /// (found by DaemonTests: hostile lines appended to a live feed made the
+    /// daemon refuse to start again); the bad line is skipped and counted.
+    @Test func binaryLineAfterTheFirstIsOnlyABadLine() throws {
+        let dir = try TemporaryDirectory()
+        let csv: [UInt8] = Array("time,src_ip,dst_port\n2024-01-01T00:00:00Z,192.0.2.1,53\n".utf8)
+            + [0, 0xFF, 0x2C, 0, 0x0A] + Array("2024-01-01T00:00:01Z,192.0.2.2,23\n".utf8)
+        let csvPath = try dir.write("feed.csv", bytes: csv)
+        let norse: [UInt8] = Array(self.norse("192.0.2.1", 53).utf8) + [0x0A, 0, 0, 0x0A]
+        let norsePath = try dir.write("feed.json", bytes: norse)
+        for (path, format) in [(csvPath, FeedFormat.csv), (norsePath, FeedFormat.norse)] {
+            for chosen in [nil, format] {
+                let (events, status) = try FeedReader.readAll(path: path, format: chosen)
+                #expect(events.count == (format == .csv ? 2 : 1), "\(path) \(String(describing: chosen))")
+                #expect(status.skippedTotal == 1, "\(status.skipped)")
+            }
+        }
+    }
+
     @Test func detectionOfEachFormat() throws {
         func detect(_ lines: [String]) throws -> FeedFormat {
             try FeedFormat.detect(firstLines: lines.map { $0[...] })
