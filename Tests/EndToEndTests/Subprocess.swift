@@ -16,7 +16,30 @@ final class VethNamespaces {
     /// Root with iproute2: CI runs as root, developers usually too.
     static var available: Bool { geteuid() == 0 && Executables.system("ip") != nil }
 
+    /// Namespaces (and the processes left in them) of an earlier test run
+    /// that crashed before its cleanup: a daemon orphaned that way kept
+    /// running and skewed later benchmarks. Names carry the creating pid, so
+    /// this run's own namespaces are never touched. Done once per process.
+    static let removedStale: Int = {
+        guard let ip = Executables.system("ip"), let list = try? Subprocess.run(ip, ["netns", "list"]) else { return 0 }
+        let own = String(getpid() % 100_000)
+        var removed = 0
+        for line in list.stdout.split(separator: "\n") {
+            guard let name = line.split(separator: " ").first.map(String.init),
+                  name.hasPrefix("dns-") || name.hasPrefix("dnr-") else { continue }
+            let digits = String(name.dropFirst(5))  // after "dnX-" and the one-letter tag
+            guard !digits.isEmpty, digits.allSatisfy(\.isNumber), digits != own else { continue }
+            if let pids = try? Subprocess.run(ip, ["netns", "pids", name]) {
+                for pid in pids.stdout.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+            }
+            _ = try? Subprocess.run(ip, ["netns", "del", name])
+            removed += 1
+        }
+        return removed
+    }()
+
     init(tag: String) throws {
+        _ = VethNamespaces.removedStale
         let suffix = "\(tag)\(getpid() % 100_000)"
         sender = "dns-\(suffix)"
         receiver = "dnr-\(suffix)"
