@@ -55,6 +55,24 @@ func spawn(_ body: @escaping @Sendable () -> Void) -> () -> Void {
         #expect(c.captured == c.consumed + c.ringDropped + c.inFlight)
     }
 
+    /// An idle consumer backs off to 1 ms sleeps (an idle daemon used 14 % of a
+    /// core polling every 50 µs), but only after ~100 ms of idleness, and the
+    /// first sleeps stay at 50 µs so a busy pipeline's waits stay short.
+    @Test func backoffSleepGrowsToItsCap() {
+        #expect(backoffSleepMicroseconds(64) == 50)
+        #expect(backoffSleepMicroseconds(127) == 50)
+        #expect(backoffSleepMicroseconds(128) == 100)
+        #expect(backoffSleepMicroseconds(192) == 200)
+        #expect(backoffSleepMicroseconds(320) == 800)
+        #expect(backoffSleepMicroseconds(384) == 1_000)
+        #expect(backoffSleepMicroseconds(Int.max) == 1_000)
+        #expect(backoffSleepMicroseconds(10_000, maxSleepMicroseconds: 0) == 50)
+        #expect(backoffSleepMicroseconds(10_000, maxSleepMicroseconds: 5_000) == 5_000)
+        // Time asleep before the sleeps reach the cap: 64 of each step.
+        let asleep = (64..<384).reduce(0) { $0 + Int(backoffSleepMicroseconds($1)) }
+        #expect(asleep == 64 * (50 + 100 + 200 + 400 + 800))
+    }
+
     @Test func unpublishedRecordsAreInvisible() {
         let ring = SPSCRing<UInt64>(capacity: 4)
         var producer = ring.makeProducer()
