@@ -104,6 +104,28 @@ if ! ((no_darknetd)); then
     swift build -c release --product darknet-stages 2>&1 | tail -n 1
     stages=$(.build/release/darknet-stages "$capture" "$runs")
     echo "$stages" | sed 's/^/   /'
+    if ((flood)); then
+        # Is memory flat once the tables are full? One more run, its RSS
+        # sampled from /proc every 0.2 s into a TSV; the summary compares
+        # the quarters of the run.
+        trace=bench-out/flood-rss-$(date -u +%Y%m%dT%H%M%SZ).tsv
+        "$darknetd" analyze --pcap "$capture" --format json > /dev/null &
+        pid=$!
+        t0=$(date +%s%N)
+        echo -e "elapsed_s\trss_kib\tpeak_rss_kib" > "$trace"
+        while kill -0 "$pid" 2> /dev/null; do
+            kib=$(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { if (r != "") print r "\t" h }' "/proc/$pid/status" 2> /dev/null) || true
+            [[ -n $kib ]] && awk -v ns=$(($(date +%s%N) - t0)) -v k="$kib" 'BEGIN { printf "%.2f\t%s\n", ns / 1e9, k }' >> "$trace"
+            sleep 0.2
+        done
+        wait "$pid"
+        rss_trace=$(awk -F'\t' 'NR > 1 { t[++n] = $1; r[n] = $2; h[n] = $3 }
+            END { if (n < 4) { print "too short to trace"; exit }
+                  q1 = int(n / 4); q2 = int(n / 2); q3 = int(3 * n / 4)
+                  printf "RSS over the run (MiB): %.1f at %.1f s, %.1f at %.1f s, %.1f at %.1f s, %.1f at %.1f s (last sample, peak so far %.1f); growth over the second half %+.1f",
+                      r[q1] / 1024, t[q1], r[q2] / 1024, t[q2], r[q3] / 1024, t[q3], r[n] / 1024, t[n], h[n] / 1024, (r[n] - r[q2]) / 1024 }' "$trace")
+        echo "   $rss_trace ($trace)"
+    fi
 fi
 
 readers=(ceiling tcpdump)
@@ -137,6 +159,8 @@ ratio() { awk -v a="${wall[$2]}" -v b="${wall[$1]}" 'BEGIN { printf "%.2f", (b >
         echo '```'
         if ((flood)); then
             awk -v m="${rss[darknetd]}" 'BEGIN { printf "darknetd peak RSS: %.1f MiB (target < 256 MiB)\n", m / 1024 }'
+            echo
+            echo "$rss_trace (\`$trace\`)"
         fi
     fi
 } | tee -a "$out"
