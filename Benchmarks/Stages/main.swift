@@ -80,11 +80,17 @@ for _ in 0..<runs {
     closeTimes.append(seconds { aggregator.finish() })
 }
 
-func line(_ name: String, _ time: Double) -> String {
+/// The median run, and the fastest and slowest in ns a packet: the read
+/// stage's runs on this VM fall into two groups (~95 and ~200 ns a packet,
+/// see docs/benchmarks.md), which a median alone would hide.
+func line(_ name: String, _ times: [Double]) -> String {
+    let time = median(times)
     let rate = Double(records.count) / time
-    return "\(name)\t\(String(format: "%.3f", time)) s\t\(String(format: "%.2f", rate / 1e6)) M packets/s\t\(String(format: "%.0f", time / Double(records.count) * 1e9)) ns/packet"
+    let perPacket = { (t: Double) in String(format: "%.0f", t / Double(records.count) * 1e9) }
+    return "\(name)\t\(String(format: "%.3f", time)) s\t\(String(format: "%.2f", rate / 1e6)) M packets/s\t\(perPacket(time)) ns/packet"
+        + "\t(runs \(perPacket(times.min()!))–\(perPacket(times.max()!)))"
 }
 print("packets\t\(records.count)")
-print(line("read+decode", median(readTimes)))
-print(line("aggregate", median(aggregateTimes)))
+print(line("read+decode", readTimes))
+print(line("aggregate", aggregateTimes))
 print("close\t\(String(format: "%.3f", median(closeTimes))) s")
