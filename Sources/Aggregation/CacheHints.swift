@@ -16,6 +16,18 @@ extension ContiguousArray {
         withUnsafeBufferPointer { chotpath_prefetch($0.baseAddress, i &* MemoryLayout<Element>.stride) }
     }
 
+    /// `prefetch(i)` for an element that may straddle two cache lines (the
+    /// array's elements start 32 bytes into its buffer, so a 64-byte row
+    /// always does): hints both its first and its last byte.
+    @inlinable @inline(__always)
+    func prefetchElement(_ i: Int) {
+        withUnsafeBufferPointer {
+            let offset = i &* MemoryLayout<Element>.stride
+            chotpath_prefetch($0.baseAddress, offset)
+            chotpath_prefetch($0.baseAddress, offset &+ MemoryLayout<Element>.size &- 1)
+        }
+    }
+
     /// `count` copies of `value`, the storage advised for transparent huge
     /// pages before it is first written (tables of several MiB read at random
     /// otherwise take a TLB miss on almost every access).

@@ -24,13 +24,22 @@ public struct PortTable: Sendable {
     @usableFromInline var rows: ContiguousArray<Row>
     /// Rows touched since the last `takeTouched`, for per-bucket breakdowns.
     @usableFromInline var touched: ContiguousArray<Int32>
-    @usableFromInline var bucketPackets: ContiguousArray<UInt32>
+    /// The open bucket's figures of each row.
+    @usableFromInline var bucketRows: ContiguousArray<BucketRow>
+
+    /// The open bucket's figures of one row, side by side so one cache line
+    /// (and one write) serves a packet; padded to 16 bytes so no row
+    /// straddles two lines.
+    @usableFromInline struct BucketRow: Sendable {
+        var packets: UInt32 = 0
+        var scanPackets: UInt32 = 0
+        var scanSources: UInt32 = 0
+        var padding: UInt32 = 0
+    }
 
     public init() {
         rows = .hugePageBacked(repeating: Row(), count: PortTable.rowCount)
-        bucketPackets = ContiguousArray(repeating: 0, count: PortTable.rowCount)
-        bucketScanPackets = ContiguousArray(repeating: 0, count: PortTable.rowCount)
-        bucketScanSources = ContiguousArray(repeating: 0, count: PortTable.rowCount)
+        bucketRows = .hugePageBacked(repeating: BucketRow(), count: PortTable.rowCount)
         touched = []
         touched.reserveCapacity(PortTable.rowCount)
     }
@@ -60,28 +69,31 @@ public struct PortTable: Sendable {
 
     /// Scan-like (scan + reflection-recon) packets and their distinct
     /// sources in the open bucket, per row: what the surge alerts watch.
-    @usableFromInline var bucketScanPackets: ContiguousArray<UInt32>
-    @usableFromInline var bucketScanSources: ContiguousArray<UInt32>
 
     /// Prefetches what `count(row:...)` will update.
     @inline(__always)
     func prefetch(row: Int) {
-        rows.prefetch(row)
-        bucketPackets.prefetch(row)
+        rows.prefetchElement(row)
+        bucketRows.prefetch(row)
     }
 
     @inline(__always)
     mutating func count(row: Int, bytes: UInt32, trafficClass: TrafficClass) {
-        rows[row].packets &+= 1
-        rows[row].bytes &+= UInt64(bytes)
-        rows[row].classes.add(trafficClass)
-        if bucketPackets[row] == 0 { touched.append(Int32(row)) }
-        bucketPackets[row] &+= 1
-        if trafficClass == .scan || trafficClass == .reflectionRecon { bucketScanPackets[row] &+= 1 }
+        var figures = rows[row]
+        figures.packets &+= 1
+        figures.bytes &+= UInt64(bytes)
+        figures.classes.add(trafficClass)
+        rows[row] = figures
+        var bucket = bucketRows[row]
+        let first = bucket.packets == 0
+        bucket.packets &+= 1
+        if trafficClass == .scan || trafficClass == .reflectionRecon { bucket.scanPackets &+= 1 }
+        bucketRows[row] = bucket
+        if first { touched.append(Int32(row)) }
     }
 
     @inline(__always)
-    mutating func addBucketScanSource(row: Int) { bucketScanSources[row] &+= 1 }
+    mutating func addBucketScanSource(row: Int) { bucketRows[row].scanSources &+= 1 }
 
     @inline(__always)
     mutating func addSource(row: Int) { rows[row].sources &+= 1 }
@@ -107,11 +119,10 @@ public struct PortTable: Sendable {
         result.reserveCapacity(touched.count)
         for row32 in touched {
             let row = Int(row32)
-            result.append(PortBucketFigures(key: PortTable.key(ofRow: row), packets: UInt64(bucketPackets[row]),
-                                            scanPackets: UInt64(bucketScanPackets[row]), scanSources: UInt64(bucketScanSources[row])))
-            bucketPackets[row] = 0
-            bucketScanPackets[row] = 0
-            bucketScanSources[row] = 0
+            let bucket = bucketRows[row]
+            result.append(PortBucketFigures(key: PortTable.key(ofRow: row), packets: UInt64(bucket.packets),
+                                            scanPackets: UInt64(bucket.scanPackets), scanSources: UInt64(bucket.scanSources)))
+            bucketRows[row] = BucketRow()
         }
         touched.removeAll(keepingCapacity: true)
         return result
