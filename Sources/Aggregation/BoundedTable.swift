@@ -191,8 +191,8 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
             }
             s = bucket &* 16 &+ 8 &+ high.trailingZeroBitCount >> 3
         }
-        keys.prefetch(s)
-        values.prefetch(s)
+        keys.prefetchElement(s)
+        values.prefetchElement(s)
         weights.prefetch(s)
     }
 
