@@ -3,6 +3,7 @@
 #include "csensor_shims.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -75,4 +76,8 @@ int csensor_cap_last_cap(void) {
     if (fscanf(f, "%d", &value) != 1) value = 40;
     fclose(f);
     return value;
+}
+
+int csensor_set_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
 }

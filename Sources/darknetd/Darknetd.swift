@@ -1,4 +1,5 @@
 import ArgumentParser
+import Service
 
 @main
 struct Darknetd: AsyncParsableCommand {
@@ -7,4 +8,20 @@ struct Darknetd: AsyncParsableCommand {
         abstract: "Darknet (network telescope) sensor: capture, decode and aggregate unsolicited traffic.",
         subcommands: [AnalyzeCommand.self, CaptureCommand.self, RunCommand.self, GenerateCommand.self, CheckConfigCommand.self, CheckPrivilegesCommand.self]
     )
+
+    /// ArgumentParser's own `main`, after fixing glibc's mmap threshold
+    /// (`MemoryPolicy.fixMmapThreshold`: RSS stays flat across bucket closes).
+    static func main() async {
+        MemoryPolicy.fixMmapThreshold()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -31,4 +31,9 @@ int csensor_setresgid(uint32_t gid);
 /// The highest capability number the running kernel knows (from /proc/sys/kernel/cap_last_cap), or 40 if unreadable.
 int csensor_cap_last_cap(void);
 
+/// mallopt(M_MMAP_THRESHOLD, bytes): <malloc.h> is not in Swift's Glibc module.
+/// Fixes the threshold (glibc otherwise raises it as mmapped blocks are freed).
+/// Returns 1 on success, 0 on failure, as mallopt does.
+int csensor_set_mmap_threshold(int bytes);
+
 #endif

@@ -1,0 +1,14 @@
+import Testing
+@testable import Service
+
+@Suite struct MemoryPolicyTests {
+    /// glibc accepts the threshold (mallopt returns 1): a shim that did not
+    /// reach mallopt, or a threshold glibc rejects (above 32 MiB on 64-bit),
+    /// fails here. Whether RSS then stays flat is measured by
+    /// `Benchmarks/run.sh --flood` (docs/benchmarks.md), not by a unit test:
+    /// the test process's RSS is shared with every test running beside it.
+    @Test func glibcAcceptsTheFixedMmapThreshold() {
+        #expect(MemoryPolicy.mmapThresholdBytes == 128 * 1024)
+        #expect(MemoryPolicy.fixMmapThreshold())
+    }
+}
