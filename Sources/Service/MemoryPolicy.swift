@@ -13,7 +13,8 @@ public enum MemoryPolicy {
     /// from the heap, whose freed pages stayed resident: RSS grew in steps of up
     /// to 4 MiB at bucket closes (10 M-packet flood: 80.6 → 88.3 MiB while
     /// aggregating; docs/benchmarks.md). With the threshold fixed the same run
-    /// stays at 81 MiB. Returns false if glibc refused (its default then stays).
+    /// stays at 81 MiB. Returns false if glibc refused (its default then stays),
+    /// or if another allocator replaced glibc's (AddressSanitizer's does).
     @discardableResult
     public static func fixMmapThreshold() -> Bool {
         csensor_set_mmap_threshold(Int32(mmapThresholdBytes)) == 1
