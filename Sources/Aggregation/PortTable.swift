@@ -32,6 +32,8 @@ public struct PortTable: Sendable {
     /// straddles two lines.
     @usableFromInline struct BucketRow: Sendable {
         var packets: UInt32 = 0
+        /// Scan-like (scan + reflection-recon) packets and their distinct
+        /// sources: what the surge alerts watch.
         var scanPackets: UInt32 = 0
         var scanSources: UInt32 = 0
         var padding: UInt32 = 0
@@ -66,9 +68,6 @@ public struct PortTable: Sendable {
         default: ProtocolPort(ipProtocol: IPProtocolNumber.icmpv6, port: UInt16(row - icmpv6Base))
         }
     }
-
-    /// Scan-like (scan + reflection-recon) packets and their distinct
-    /// sources in the open bucket, per row: what the surge alerts watch.
 
     /// Prefetches what `count(row:...)` will update.
     @inline(__always)
