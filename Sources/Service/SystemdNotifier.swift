@@ -6,7 +6,13 @@ import Synchronization
 /// AF_UNIX socket named by `$NOTIFY_SOCKET` (a path, or `@name` for an
 /// abstract socket). Without `$NOTIFY_SOCKET` every call does nothing.
 /// Failures are counted and never thrown: a supervisor's absence must not
-/// stop the sensor.
+/// stop the sensor. Nor may a supervisor that stops reading: sends never
+/// block. A full socket (EAGAIN) drops a `WATCHDOG=1` or `STATUS=` at once,
+/// since the next one follows within seconds; a state change (`READY=1`,
+/// `RELOADING=1`, `STOPPING=1`) is retried every 10 ms for up to
+/// `stateChangePatience`. (A blocking send here once hung a shutdown for
+/// good: the listener had stopped reading, the heartbeat blocked in
+/// `sendto`, and the service group waited on the heartbeat.)
 public final class SystemdNotifier: Sendable {
     /// Where datagrams go; nil when not supervised by systemd.
     public let socketPath: String?
@@ -15,10 +21,14 @@ public final class SystemdNotifier: Sendable {
     private let failures = Atomic<Int>(0)
     private let sent = Atomic<Int>(0)
     private let lastError = Mutex<String?>(nil)
+    /// How long a state change waits for room in a full socket.
+    public let stateChangePatience: Duration
 
     /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` from
     /// `environment` (the process environment by default; tests pass their own).
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment,
+                stateChangePatience: Duration = .seconds(1)) {
+        self.stateChangePatience = stateChangePatience
         let path = environment["NOTIFY_SOCKET"]
         socketPath = (path?.isEmpty ?? true) ? nil : path
         watchdogUsec = environment["WATCHDOG_USEC"]
@@ -36,7 +46,7 @@ public final class SystemdNotifier: Sendable {
     /// `READY=1`, with a `STATUS=` line when given.
     @discardableResult
     public func ready(status: String? = nil) -> Bool {
-        send(["READY=1"] + (status.map { ["STATUS=\(Self.oneLine($0))"] } ?? []))
+        send(["READY=1"] + (status.map { ["STATUS=\(Self.oneLine($0))"] } ?? []), patience: stateChangePatience)
     }
 
     /// `STATUS=...`: the free-form line `systemctl status` shows.
@@ -54,7 +64,7 @@ public final class SystemdNotifier: Sendable {
     /// `STOPPING=1`, at the start of shutdown.
     @discardableResult
     public func stopping(status: String? = nil) -> Bool {
-        send(["STOPPING=1"] + (status.map { ["STATUS=\(Self.oneLine($0))"] } ?? []))
+        send(["STOPPING=1"] + (status.map { ["STATUS=\(Self.oneLine($0))"] } ?? []), patience: stateChangePatience)
     }
 
     /// `RELOADING=1` with `MONOTONIC_USEC=` (CLOCK_MONOTONIC, as `Type=notify-reload`
@@ -64,7 +74,7 @@ public final class SystemdNotifier: Sendable {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let usec = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
-        return send(["RELOADING=1", "MONOTONIC_USEC=\(usec)"])
+        return send(["RELOADING=1", "MONOTONIC_USEC=\(usec)"], patience: stateChangePatience)
     }
 
     /// Half of `$WATCHDOG_USEC` (systemd's advice), or nil when the watchdog
@@ -78,22 +88,32 @@ public final class SystemdNotifier: Sendable {
         return .microseconds(Int64(clamping: usec / 2))
     }
 
-    /// Sends one datagram made of `assignments` joined by newlines. Returns
-    /// whether it was sent (false, and nothing counted, when disabled).
+    /// Sends one datagram made of `assignments` joined by newlines, without
+    /// blocking; while the socket is full (EAGAIN) it retries every 10 ms for
+    /// up to `patience`. Returns whether it was sent (false, and nothing
+    /// counted, when disabled).
     @discardableResult
-    public func send(_ assignments: [String]) -> Bool {
+    public func send(_ assignments: [String], patience: Duration = .zero) -> Bool {
         guard let socketPath else { return false }
         let message = Array(assignments.joined(separator: "\n").utf8)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return record(failure: "socket", errno) }
         defer { close(fd) }
-        let result: Int? = withUnixAddress(socketPath) { address, length in
-            message.withUnsafeBytes { bytes in
-                sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL), address, length)
+        let deadline = ContinuousClock.now + patience
+        var result: (sent: Int, errno: Int32)?
+        while true {
+            result = withUnixAddress(socketPath) { address, length in
+                let n = message.withUnsafeBytes { bytes in
+                    sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL), address, length)
+                }
+                return (n, n < 0 ? errno : 0)
             }
+            guard let attempt = result, attempt.sent < 0, attempt.errno == EAGAIN || attempt.errno == EWOULDBLOCK,
+                  ContinuousClock.now < deadline else { break }
+            usleep(10_000)
         }
         guard let result else { return record(failure: "address too long", ENAMETOOLONG) }
-        guard result == message.count else { return record(failure: "sendto", result < 0 ? errno : EMSGSIZE) }
+        guard result.sent == message.count else { return record(failure: "sendto", result.sent < 0 ? result.errno : EMSGSIZE) }
         sent.wrappingAdd(1, ordering: .relaxed)
         return true
     }

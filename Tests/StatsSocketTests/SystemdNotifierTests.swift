@@ -1,9 +1,10 @@
 import Foundation
 import Service
+import Synchronization
 import Testing
 
 /// A datagram socket standing in for systemd's notify socket.
-final class NotifyListener {
+final class NotifyListener: Sendable {
     let fd: Int32
     let name: String
 
@@ -99,6 +100,63 @@ final class NotifyListener {
         #expect(!notifier.watchdog())
         #expect(notifier.errorCount == 2)
         #expect(notifier.lastErrorDescription?.contains("nobody-listens") == true)
+    }
+
+    /// Sends `count` watchdog pings on another thread; nil if they had not
+    /// all returned after 10 s (a blocking send), else how many were sent.
+    static func pingsReturn(_ notifier: SystemdNotifier, count: Int) -> Int? {
+        let done = DispatchSemaphore(value: 0)
+        let sent = Mutex(0)
+        Thread.detachNewThread {
+            for _ in 0..<count where notifier.watchdog() { sent.withLock { $0 += 1 } }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + 10) == .success else { return nil }
+        return sent.withLock { $0 }
+    }
+
+    /// A supervisor that stops reading must not stall the sensor: once the
+    /// socket's queue is full, pings are dropped and counted, not waited on.
+    @Test func fullSocketDropsPingsWithoutBlocking() throws {
+        let dir = TempDirectory()
+        let listener = try NotifyListener(name: dir.file("notify"))
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.name])
+        let sent = try #require(Self.pingsReturn(notifier, count: 600), "a send blocked on the full socket")
+        #expect(sent > 0 && sent < 600)
+        #expect(notifier.sentCount == sent)
+        #expect(notifier.errorCount == 600 - sent)
+        #expect(notifier.lastErrorDescription?.contains(String(cString: strerror(EAGAIN))) == true,
+                "\(notifier.lastErrorDescription ?? "")")
+        // Everything that was sent arrives, in order, and nothing else.
+        for _ in 0..<sent { #expect(listener.receive() == "WATCHDOG=1") }
+        #expect(listener.isEmpty)
+    }
+
+    /// A state change waits (up to its patience) for the queue to have room:
+    /// READY=1 is sent once the listener reads again, and gives up when it doesn't.
+    @Test func stateChangesWaitForRoomThenGiveUp() throws {
+        let dir = TempDirectory()
+        let listener = try NotifyListener(name: dir.file("notify"))
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.name], stateChangePatience: .seconds(5))
+        let queued = try #require(Self.pingsReturn(notifier, count: 600))
+        let reader = Thread {
+            usleep(200_000)
+            _ = listener.receive()  // room for one
+        }
+        reader.start()
+        #expect(notifier.ready(status: "up"))
+        usleep(100_000)
+        // The thread read the first ping; queued - 1 pings and then READY remain.
+        let received = (0..<queued).map { _ in listener.receive() ?? "(nothing)" }
+        #expect(received.dropLast().allSatisfy { $0 == "WATCHDOG=1" })
+        #expect(received.last == "READY=1\nSTATUS=up")
+        #expect(listener.isEmpty)
+
+        let impatient = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.name], stateChangePatience: .milliseconds(50))
+        _ = try #require(Self.pingsReturn(impatient, count: 600))
+        let errors = impatient.errorCount
+        #expect(!impatient.stopping())
+        #expect(impatient.errorCount == errors + 1)
     }
 
     @Test func watchdogInterval() {
