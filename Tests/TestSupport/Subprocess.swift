@@ -10,10 +10,13 @@ public final class Subprocess: Sendable {
     private let out = Buffer()
     private let err = Buffer()
 
+    /// One stream's bytes so far, and whether its end of file has been read.
     final class Buffer: Sendable {
-        let data = Mutex(Data())
-        func append(_ chunk: Data) { data.withLock { $0.append(chunk) } }
-        var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+        let state = Mutex((data: Data(), closed: false))
+        func append(_ chunk: Data) { state.withLock { $0.data.append(chunk) } }
+        func close() { state.withLock { $0.closed = true } }
+        var closed: Bool { state.withLock { $0.closed } }
+        var text: String { state.withLock { String(decoding: $0.data, as: UTF8.self) } }
     }
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
@@ -29,15 +32,33 @@ public final class Subprocess: Sendable {
         process.standardError = stderr
         process.standardInput = FileHandle.nullDevice
         self.process = process
-        stdout.fileHandleForReading.readabilityHandler = { [out] handle in
-            let chunk = handle.availableData
-            out.append(chunk)
-        }
-        stderr.fileHandleForReading.readabilityHandler = { [err] handle in
-            let chunk = handle.availableData
-            err.append(chunk)
-        }
+        // The child inherits the spawning thread's signal mask, and Swift's
+        // worker threads block most signals: a child spawned from one
+        // ignored SIGTERM until it exited of its own accord. Spawn with an
+        // empty mask, then restore this thread's.
+        var empty = sigset_t(), saved = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         try process.run()
+        // One blocking reader thread per stream, to its end of file.
+        // (Foundation's readabilityHandler on Linux was measured here to
+        // reorder chunks and to miss the end of file now and then.)
+        for (pipe, buffer) in [(stdout, out), (stderr, err)] {
+            let handle = pipe.fileHandleForReading
+            Thread.detachNewThread {
+                // Plain read(2): it returns what has arrived. (FileHandle's
+                // read(upToCount:) waits until the count is filled.)
+                var bytes = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let n = bytes.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { break }
+                    buffer.append(Data(bytes[0..<n]))
+                }
+                buffer.close()
+            }
+        }
     }
 
     public var standardOutput: String { out.text }
@@ -53,16 +74,24 @@ public final class Subprocess: Sendable {
         return condition()
     }
 
-    /// Waits for exit; kills the process if it outlives `timeout`. Returns the status, nil if killed.
+    /// Waits for exit; if the process outlives `timeout`, sends SIGTERM and,
+    /// 5 s later, SIGKILL. Returns the status, nil if it had to be stopped.
     public func waitForExit(timeout: Duration) -> Int32? {
         if !wait(until: { !process.isRunning }, timeout: timeout) {
             process.terminate()
+            if !wait(until: { !process.isRunning }, timeout: .seconds(5)) {
+                kill(process.processIdentifier, SIGKILL)
+            }
             process.waitUntilExit()
+            _ = wait(until: { out.closed && err.closed }, timeout: .seconds(2))
             return nil
         }
         process.waitUntilExit()
-        // Let the pipes' handlers deliver the last bytes.
-        Thread.sleep(forTimeInterval: 0.1)
+        // The child has exited, but the handlers may still be reading what it
+        // wrote last (a fixed sleep here once cut a JSON report short on a
+        // loaded machine). Wait for both ends of file; a grandchild that keeps
+        // a pipe open is given 10 s.
+        _ = wait(until: { out.closed && err.closed }, timeout: .seconds(10))
         return process.terminationStatus
     }
 
