@@ -94,22 +94,54 @@ final class VethNamespaces {
 }
 
 /// A Unix datagram socket the test binds, to receive what the daemon sends
-/// (syslog messages, sd_notify datagrams).
-final class DatagramListener: @unchecked Sendable {
+/// (syslog messages, sd_notify datagrams). Like journald and systemd, it
+/// reads continuously (on its own thread), so the daemon never meets a full
+/// queue (net.unix.max_dgram_qlen is 10 here) unless a test wants it to.
+final class DatagramListener: Sendable {
     let path: String
-    private let fd: Int32
-    private let lock = NSLock()
-    private var received: [String] = []
+    private let inbox: Inbox
+
+    /// The socket and what arrived; owned by the reader thread, which closes
+    /// the socket once the listener is gone.
+    final class Inbox: Sendable {
+        let fd: Int32
+        let received = Mutex<[String]>([])
+        let stopped = Atomic<Bool>(false)
+        init(fd: Int32) { self.fd = fd }
+
+        /// Reads every datagram waiting now. The lock is held across the
+        /// reads so that the reader thread and a test's own drain keep the
+        /// arrival order.
+        func drain() {
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            received.withLock { received in
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    if n <= 0 { break }
+                    received.append(String(decoding: buffer[0..<n], as: UTF8.self))
+                }
+            }
+        }
+
+        func readUntilStopped() {
+            while !stopped.load(ordering: .acquiring) {
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                if poll(&ready, 1, 20) > 0 { drain() }
+            }
+            close(fd)
+        }
+    }
 
     init(path: String) throws {
         self.path = path
         unlink(path)
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw VethNamespaces.NamespaceError(description: "socket: \(errno)") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
             throw VethNamespaces.NamespaceError(description: "path too long: \(path)")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -118,21 +150,20 @@ final class DatagramListener: @unchecked Sendable {
         let status = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard status == 0 else { throw VethNamespaces.NamespaceError(description: "bind \(path): \(errno)") }
+        guard status == 0 else {
+            close(fd)
+            throw VethNamespaces.NamespaceError(description: "bind \(path): \(errno)")
+        }
         chmod(path, 0o666)
+        let inbox = Inbox(fd: fd)
+        self.inbox = inbox
+        Thread.detachNewThread { inbox.readUntilStopped() }
     }
 
-    /// Reads every datagram that arrived so far (non-blocking).
+    /// Every datagram received so far, including what is waiting now.
     func drain() -> [String] {
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n <= 0 { break }
-            let text = String(decoding: buffer[0..<n], as: UTF8.self)
-            lock.lock(); received.append(text); lock.unlock()
-        }
-        lock.lock(); defer { lock.unlock() }
-        return received
+        inbox.drain()
+        return inbox.received.withLock { $0 }
     }
 
     /// Waits until some datagram satisfies `predicate`.
@@ -146,7 +177,7 @@ final class DatagramListener: @unchecked Sendable {
     }
 
     deinit {
-        close(fd)
+        inbox.stopped.store(true, ordering: .releasing)
         unlink(path)
     }
 }
