@@ -19,24 +19,17 @@ while (($#)); do
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
-((EUID == 0)) || { echo "idle.sh needs root (network namespace, capture)" >&2; exit 1; }
 out=$(realpath -m "$out")
 cd "$(dirname "$0")/.."
+source Benchmarks/lib.sh
+bench_require_root idle.sh "network namespace, capture"
 mkdir -p bench-out
 swift build -c release --product darknetd 2>&1 | tail -n 1
 darknetd=$PWD/.build/release/darknetd
 
-ns=dnk-idle-$$
-tmp=$(mktemp -d)
-daemon=""
-cleanup() {
-    [[ -n $daemon ]] && kill "$daemon" 2> /dev/null || true
-    ip netns del "$ns" 2> /dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$ns"
-ip -n "$ns" link set lo up
+ns=dnb-idle-$$
+tmp=$bench_tmp
+bench_namespace "$ns"
 cat > "$tmp/darknetd.yaml" << EOF
 capture:
   interfaces: ["lo"]
@@ -49,8 +42,8 @@ state:
 EOF
 ip netns exec "$ns" "$darknetd" run --config "$tmp/darknetd.yaml" --foreground 2> "$tmp/daemon.err" &
 daemon=$!
-for _ in $(seq 300); do [[ -S $tmp/darknetd.sock ]] && break; sleep 0.1; done
-[[ -S $tmp/darknetd.sock ]] || { echo "darknetd did not start:" >&2; cat "$tmp/daemon.err" >&2; exit 1; }
+bench_track "$daemon"
+bench_wait_for_socket "$tmp/darknetd.sock" "$tmp/daemon.err"
 sleep 2  # warm-up: the consumer's back-off reaches its longest sleep after ~0.1 s
 
 # CPU ticks (user + system) of the whole process; context switches summed over its threads.
@@ -63,13 +56,12 @@ t1=$(ticks) s1=$(switches)
 kill -TERM "$daemon"
 status=0
 wait "$daemon" || status=$?
-daemon=""
 
 {
     echo
     echo "## $(date -u +%Y-%m-%dT%H:%M:%SZ) — idle: darknetd run on an idle interface for $seconds s"
     echo
-    echo "- host: $(uname -srm), $(nproc) CPUs; commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
+    bench_host_line
     awk -v t=$((t1 - t0)) -v hz="$hz" -v s="$seconds" -v w=$((s1 - s0)) -v st="$status" \
         'BEGIN { printf "- CPU %.2f %% of one core (%d ticks of 1/%d s in %d s); %.0f context switches a second; exit status %d on SIGTERM\n", 100 * t / hz / s, t, hz, s, w / s, st }'
 } | tee -a "$out"

@@ -16,10 +16,11 @@ while (($#)); do
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
-((EUID == 0)) || { echo "live.sh needs root (network namespaces, capture)" >&2; exit 1; }
-command -v tcpreplay > /dev/null || { echo "tcpreplay is missing: apt-get install tcpreplay" >&2; exit 1; }
 out=$(realpath -m "$out")
 cd "$(dirname "$0")/.."
+source Benchmarks/lib.sh
+bench_require_root live.sh "network namespaces, capture"
+bench_require_tcpreplay
 mkdir -p bench-out
 swift build -c release 2>&1 | tail -n 1
 darknetd=$PWD/.build/release/darknetd
@@ -28,18 +29,9 @@ if [[ -z $capture ]]; then
     [[ -f $capture ]] || "$darknetd" generate --out "$capture" --packets "$packets" --seed 1
 fi
 
-tag=$$
-S=dnb-s-$tag R=dnb-r-$tag VS=vbs$tag VR=vbr$tag
-tmp=$(mktemp -d)
-cleanup() { ip netns del "$S" 2> /dev/null || true; ip netns del "$R" 2> /dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-ip netns add "$S"
-ip netns add "$R"
-ip link add "$VS" type veth peer name "$VR"
-ip link set "$VS" netns "$S"
-ip link set "$VR" netns "$R"
-ip -n "$S" link set "$VS" up
-ip -n "$R" link set "$VR" up
+bench_veth "$$"
+S=$bench_S R=$bench_R VS=$bench_VS VR=$bench_VR
+tmp=$bench_tmp
 
 replay() {  # prints tcpreplay's summary
     ip netns exec "$S" tcpreplay --topspeed -i "$VS" "$capture" 2>&1 | tr -d '\r'
@@ -49,6 +41,7 @@ replay() {  # prints tcpreplay's summary
 ip netns exec "$R" "$darknetd" capture -i "$VR" --buffer-mib 64 --interval 600 --format json \
     > "$tmp/darknetd.json" 2> "$tmp/darknetd.err" &
 pid=$!
+bench_track $pid
 for _ in $(seq 100); do grep -q "capturing on" "$tmp/darknetd.err" 2> /dev/null && break; sleep 0.1; done
 replay > "$tmp/replay1.txt"
 sleep 1
@@ -58,6 +51,7 @@ wait $pid || true
 # tcpdump on the same replay
 ip netns exec "$R" tcpdump -i "$VR" -B 65536 -w /dev/null > /dev/null 2> "$tmp/tcpdump.err" &
 pid=$!
+bench_track $pid
 for _ in $(seq 100); do grep -q "listening on" "$tmp/tcpdump.err" 2> /dev/null && break; sleep 0.1; done
 replay > "$tmp/replay2.txt"
 sleep 1
@@ -79,7 +73,7 @@ block=$(cat << EOF
 
 ## $(date -u +%Y-%m-%dT%H:%M:%SZ) — live replay of $(basename "$capture") ($packets packets, tcpreplay --topspeed into a veth)
 
-- host: $(uname -sr) $(uname -m), $(nproc) CPUs; commit: $(git rev-parse --short HEAD 2> /dev/null || echo unknown)
+$(bench_host_line)
 
 | capturer | replay rate | captured | kernel dropped | ring dropped |
 |---|---:|---:|---:|---:|

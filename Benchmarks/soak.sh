@@ -23,10 +23,11 @@ while (($#)); do
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
-((EUID == 0)) || { echo "soak.sh needs root (network namespaces, capture)" >&2; exit 1; }
-command -v tcpreplay > /dev/null || { echo "tcpreplay is missing: apt-get install tcpreplay" >&2; exit 1; }
 out=$(realpath -m "$out")
 cd "$(dirname "$0")/.."
+source Benchmarks/lib.sh
+bench_require_root soak.sh "network namespaces, capture"
+bench_require_tcpreplay
 mkdir -p bench-out
 swift build -c release 2>&1 | tail -n 1
 darknetd=$PWD/.build/release/darknetd
@@ -34,25 +35,9 @@ darknetctl=$PWD/.build/release/darknetctl
 capture=$PWD/bench-out/soak-200000.pcap
 [[ -f $capture ]] || "$darknetd" generate --out "$capture" --packets 200000 --seed 3 > /dev/null
 
-tag=$$
-S=dnk-s-$tag R=dnk-r-$tag VS=vks$tag VR=vkr$tag
-tmp=$(mktemp -d)
-daemon="" replay=""
-cleanup() {
-    [[ -n $replay ]] && kill "$replay" 2> /dev/null || true
-    [[ -n $daemon ]] && kill "$daemon" 2> /dev/null || true
-    ip netns del "$S" 2> /dev/null || true
-    ip netns del "$R" 2> /dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$S"
-ip netns add "$R"
-ip link add "$VS" type veth peer name "$VR"
-ip link set "$VS" netns "$S"
-ip link set "$VR" netns "$R"
-ip -n "$S" link set "$VS" up
-ip -n "$R" link set "$VR" up
+bench_veth "$$"
+S=$bench_S R=$bench_R VS=$bench_VS VR=$bench_VR
+tmp=$bench_tmp
 
 socket=$tmp/run/darknetd.sock
 cat > "$tmp/darknetd.yaml" << EOF2
@@ -72,10 +57,11 @@ state:
 EOF2
 ip netns exec "$R" "$darknetd" run --config "$tmp/darknetd.yaml" --foreground 2> "$tmp/daemon.err" &
 daemon=$!
-for _ in $(seq 300); do [[ -S $socket ]] && break; sleep 0.1; done
-[[ -S $socket ]] || { echo "daemon did not start:" >&2; cat "$tmp/daemon.err" >&2; exit 1; }
+bench_track "$daemon"
+bench_wait_for_socket "$socket" "$tmp/daemon.err"
 ip netns exec "$S" tcpreplay -q --pps="$pps" --loop=0 -i "$VS" "$capture" > "$tmp/replay.out" 2>&1 &
 replay=$!
+bench_track "$replay"
 
 samples=bench-out/soak-$(date -u +%Y%m%dT%H%M%SZ).tsv
 # metric NAME: the value of NAME, summed over its labelled samples (one per interface).
@@ -93,10 +79,9 @@ while :; do
     ((now >= end)) && break
     sleep "$((end - now < interval ? end - now : interval))"
 done
-kill "$replay"; wait "$replay" 2> /dev/null || true; replay=""
+kill "$replay"; wait "$replay" 2> /dev/null || true
 kill -TERM "$daemon"
 status=0; wait "$daemon" || status=$?
-daemon=""
 
 summary=$(python3 - "$samples" "$status" << 'EOF2'
 import sys
@@ -115,7 +100,7 @@ block=$(cat << EOF2
 
 ## $(date -u +%Y-%m-%dT%H:%M:%SZ) — soak: darknetd run for $minutes min, tcpreplay looping at $pps pps
 
-- host: $(uname -sr) $(uname -m), $(nproc) CPUs; commit: $(git rev-parse --short HEAD 2> /dev/null || echo unknown)
+$(bench_host_line)
 - samples: \`$samples\`
 - $summary
 EOF2
