@@ -270,7 +270,8 @@ public final class SPSCRing<Element: BitwiseCopyable>: @unchecked Sendable {
 
 /// Progressive back-off for a side that has to wait: spin briefly, then
 /// yield the core, then sleep 50 µs (on 2 cores the other side needs one),
-/// doubling the sleep every 64 further attempts up to `maxSleepMicroseconds`.
+/// doubling the sleep every 64 further attempts up to
+/// `backoffMaxSleepMicroseconds`.
 ///
 /// The doubling is for a consumer that is idle for long (a live daemon on a
 /// quiet darknet): with a fixed 50 µs an idle daemon made 8,017 context
@@ -278,20 +279,23 @@ public final class SPSCRing<Element: BitwiseCopyable>: @unchecked Sendable {
 /// idleness, when a millisecond's latency no longer matters; a ring of 65,536
 /// records takes 4.4 ms to fill even at 10 Gb/s line rate (14.88 M packets/s).
 @inlinable
-public func backoffPause(_ attempt: Int = 64, maxSleepMicroseconds: UInt32 = 1_000) {
+public func backoffPause(_ attempt: Int = 64) {
     if attempt < 16 {
         // busy spin
     } else if attempt < 64 {
         sched_yield()
     } else {
-        usleep(backoffSleepMicroseconds(attempt, maxSleepMicroseconds: maxSleepMicroseconds))
+        usleep(backoffSleepMicroseconds(attempt))
     }
 }
 
+/// The longest sleep of `backoffPause`.
+@inlinable public var backoffMaxSleepMicroseconds: UInt32 { 1_000 }
+
 /// The sleep `backoffPause` takes at `attempt` (≥ 64): 50 µs doubled every
-/// 64 attempts, at most `maxSleepMicroseconds` (and never under 50 µs).
+/// 64 attempts, at most `backoffMaxSleepMicroseconds`.
 @inlinable
-public func backoffSleepMicroseconds(_ attempt: Int, maxSleepMicroseconds: UInt32 = 1_000) -> UInt32 {
+public func backoffSleepMicroseconds(_ attempt: Int) -> UInt32 {
     let doublings = min(max(attempt - 64, 0) / 64, 16)
-    return min(UInt32(50) << UInt32(doublings), max(50, maxSleepMicroseconds))
+    return min(UInt32(50) << UInt32(doublings), backoffMaxSleepMicroseconds)
 }
