@@ -18,11 +18,14 @@ public struct DaemonSnapshot: Codable, Sendable {
 /// encodes on the server's own thread, never touches the aggregator.
 public struct DaemonStatsProvider: StatsProvider {
     let live: LiveAggregation
+    /// Whose datagram counts the metrics show, when systemd supervises.
+    let notifier: SystemdNotifier?
     let startedNs: Int64
     let version = SensorVersion.string
 
-    public init(live: LiveAggregation) {
+    public init(live: LiveAggregation, notifier: SystemdNotifier? = nil) {
         self.live = live
+        self.notifier = notifier
         self.startedNs = live.startedNs
     }
 
@@ -54,7 +57,7 @@ public struct DaemonStatsProvider: StatsProvider {
         case "feed":
             return .data(encode(FeedReply(configured: state.feed != nil, status: state.feed)))
         case "metrics":
-            return .text(DaemonStatsProvider.metrics(state))
+            return .text(DaemonStatsProvider.metrics(state, notifier: notifier))
         default:
             return .unknown
         }
@@ -132,7 +135,7 @@ public struct DaemonStatsProvider: StatsProvider {
     }
 
     /// Prometheus text exposition of the counters (node_exporter textfile collector or a scrape).
-    static func metrics(_ s: PublishedState) -> String {
+    static func metrics(_ s: PublishedState, notifier: SystemdNotifier? = nil) -> String {
         var m = PrometheusText()
         m.single("darknet_packets_total", .counter, help: "Records read from the capture, decodable or not.", value: Double(s.packets.total))
         m.single("darknet_packets_decoded_total", .counter, help: "Records with an IP header decoded.", value: Double(s.packets.decoded))
@@ -158,6 +161,11 @@ public struct DaemonStatsProvider: StatsProvider {
         if let feed = s.feed {
             m.single("darknet_feed_events_total", .counter, help: "Feed events imported.", value: Double(feed.events))
             m.single("darknet_feed_skipped_lines_total", .counter, help: "Feed lines skipped as bad.", value: Double(feed.skippedTotal))
+        }
+        if let notifier, notifier.isEnabled {
+            m.single("darknet_systemd_notify_sent_total", .counter, help: "sd_notify datagrams sent.", value: Double(notifier.sentCount))
+            m.single("darknet_systemd_notify_failed_total", .counter,
+                     help: "sd_notify datagrams not sent (socket full or gone).", value: Double(notifier.errorCount))
         }
         return m.text
     }

@@ -143,7 +143,7 @@ public final class SensorDaemon: Sendable {
         do {
             try await server.start(path: c.stats.socket, mode: mode_t(c.stats.mode), group: c.stats.group,
                                    maxClients: c.stats.maxClients, idleTimeout: .seconds(c.stats.idleTimeoutSeconds),
-                                   maxRequestBytes: c.stats.maxRequestBytes, provider: DaemonStatsProvider(live: live))
+                                   maxRequestBytes: c.stats.maxRequestBytes, provider: DaemonStatsProvider(live: live, notifier: notifier))
         } catch {
             live.stopAndWait()
             throw StartupError(description: "stats socket \(c.stats.socket): \(error)")

@@ -151,6 +151,10 @@ import Testing
         #expect(alerts.output.contains("dns-open-resolver-surge"), "\(alerts.output)")
         let metrics = try Subprocess.run(Executables.darknetctl, ["--socket", socket, "metrics"])
         #expect(metrics.output.contains("darknet_packets_total"))
+        // Supervised (NOTIFY_SOCKET is set): the sd_notify counts are there, and nothing failed.
+        #expect(metrics.output.contains("\ndarknet_systemd_notify_failed_total 0\n"), "\(metrics.output)")
+        let notifySent = metrics.output.split(separator: "\n").first { $0.hasPrefix("darknet_systemd_notify_sent_total ") }
+        #expect((notifySent?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 1, "\(metrics.output)")
 
         // The feed kept importing: 12 good lines, the 9 hostile ones skipped and counted by reason.
         let feed = try Subprocess.run(Executables.darknetctl, ["--socket", socket, "feed", "--json"])
