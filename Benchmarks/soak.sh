@@ -6,20 +6,26 @@
 # `darknetctl metrics`), then stops it with SIGTERM and checks a clean exit.
 # Needs root, iproute2 and tcpreplay. Traffic never leaves the namespaces.
 #
-#   Benchmarks/soak.sh [--minutes M] [--pps N] [--interval S] [--out FILE]
+#   Benchmarks/soak.sh [--minutes M] [--pps N] [--interval S] [--snapshot-interval D]
+#                      [--darknetd BINARY] [--out FILE]
+#
+# --snapshot-interval is the daemon's state.snapshot_interval (default 5m);
+# --darknetd runs another build of the daemon (an A/B of two commits).
 #
 # Output: a TSV of samples (bench-out/soak-DATE.tsv) and a dated summary block
 # appended to bench-out/results.md.
 set -euo pipefail
 
-minutes=60 pps=20000 interval=60 out=bench-out/results.md
+minutes=60 pps=20000 interval=60 snapshot_interval=5m binary="" out=bench-out/results.md
 while (($#)); do
     case $1 in
         --minutes) minutes=$2; shift 2 ;;
         --pps) pps=$2; shift 2 ;;
         --interval) interval=$2; shift 2 ;;
+        --snapshot-interval) snapshot_interval=$2; shift 2 ;;
+        --darknetd) binary=$(realpath "$2"); shift 2 ;;
         --out) out=$2; shift 2 ;;
-        -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -30,7 +36,7 @@ bench_require_root soak.sh "network namespaces, capture"
 bench_require_tcpreplay
 mkdir -p bench-out
 swift build -c release 2>&1 | tail -n 1
-darknetd=$PWD/.build/release/darknetd
+darknetd=${binary:-$PWD/.build/release/darknetd}
 darknetctl=$PWD/.build/release/darknetctl
 capture=$PWD/bench-out/soak-200000.pcap
 [[ -f $capture ]] || "$darknetd" generate --out "$capture" --packets 200000 --seed 3 > /dev/null
@@ -53,7 +59,7 @@ stats:
   socket: $socket
 state:
   directory: $tmp/state
-  snapshot_interval: 5m
+  snapshot_interval: $snapshot_interval
 EOF2
 ip netns exec "$R" "$darknetd" run --config "$tmp/darknetd.yaml" --foreground 2> "$tmp/daemon.err" &
 daemon=$!
@@ -98,10 +104,10 @@ EOF2
 )
 block=$(cat << EOF2
 
-## $(date -u +%Y-%m-%dT%H:%M:%SZ) — soak: darknetd run for $minutes min, tcpreplay looping at $pps pps
+## $(date -u +%Y-%m-%dT%H:%M:%SZ) — soak: darknetd run for $minutes min, tcpreplay looping at $pps pps, snapshots every $snapshot_interval
 
 $(bench_host_line)
-- samples: \`$samples\`
+- daemon: \`$darknetd\`; samples: \`$samples\`
 - $summary
 EOF2
 )
