@@ -81,3 +81,7 @@ int csensor_cap_last_cap(void) {
 int csensor_set_mmap_threshold(int bytes) {
     return mallopt(M_MMAP_THRESHOLD, bytes);
 }
+
+int csensor_malloc_trim(void) {
+    return malloc_trim(0);
+}

@@ -164,6 +164,7 @@ public final class LiveAggregation: @unchecked Sendable {
             if snapshotRequested.exchange(false, ordering: .relaxed) || now - lastSnapshot >= snapshotInterval {
                 lastSnapshot = now
                 saveSnapshot()
+                MemoryPolicy.releaseFreedMemory()
             }
             if took == 0 {
                 if stopRequested.load(ordering: .relaxed) && drains.allSatisfy({ $0.consumer.isFinished }) { break }

@@ -19,4 +19,18 @@ public enum MemoryPolicy {
     public static func fixMmapThreshold() -> Bool {
         csensor_set_mmap_threshold(Int32(mmapThresholdBytes)) == 1
     }
+
+    /// Returns the heap's free pages to the kernel (glibc's `malloc_trim`).
+    ///
+    /// A snapshot save builds its encoding from many small blocks, which come
+    /// from the heap whatever the mmap threshold; freed, their pages stay
+    /// resident until trimmed. Soaks rose in steps at the 5-minute saves
+    /// (+3.4 MiB over the second half of 55 minutes). Called after each
+    /// save: over 5 minutes with a save every 20 s, RSS rose 0.6 MiB from
+    /// 20 s on instead of 2.8 (`Benchmarks/soak.sh --snapshot-interval 20s`,
+    /// docs/benchmarks.md). Returns whether glibc released anything.
+    @discardableResult
+    public static func releaseFreedMemory() -> Bool {
+        csensor_malloc_trim() == 1
+    }
 }

@@ -19,4 +19,19 @@ import Testing
         #expect(MemoryPolicy.mmapThresholdBytes == 128 * 1024)
         #expect(MemoryPolicy.fixMmapThreshold())
     }
+
+    /// Freed small blocks (below the mmap threshold, so from the heap) are
+    /// there for malloc_trim to return: it reports that it released some.
+    /// A shim that did not reach glibc's malloc_trim fails here.
+    @Test(.enabled(if: glibcMalloc, "AddressSanitizer's allocator replaces glibc malloc"))
+    func freedHeapPagesAreReleased() {
+        var blocks: [UnsafeMutableRawPointer] = []
+        for _ in 0..<100_000 {
+            let block = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 8)
+            block.storeBytes(of: 0xA5, as: UInt8.self)
+            blocks.append(block)
+        }
+        for block in blocks { block.deallocate() }
+        #expect(MemoryPolicy.releaseFreedMemory())
+    }
 }

@@ -36,4 +36,8 @@ int csensor_cap_last_cap(void);
 /// Returns 1 on success, 0 on failure, as mallopt does.
 int csensor_set_mmap_threshold(int bytes);
 
+/// malloc_trim(0): returns the heap's free pages to the kernel.
+/// Returns 1 if memory was released, 0 if there was none to release.
+int csensor_malloc_trim(void);
+
 #endif
