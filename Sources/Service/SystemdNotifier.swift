@@ -100,17 +100,15 @@ public final class SystemdNotifier: Sendable {
         guard fd >= 0 else { return record(failure: "socket", errno) }
         defer { close(fd) }
         let deadline = ContinuousClock.now + patience
-        var result: (sent: Int, errno: Int32)?
-        while true {
-            result = withUnixAddress(socketPath) { address, length in
+        let result: (sent: Int, errno: Int32)? = withUnixAddress(socketPath) { address, length in
+            while true {
                 let n = message.withUnsafeBytes { bytes in
                     sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL), address, length)
                 }
-                return (n, n < 0 ? errno : 0)
+                let code = n < 0 ? errno : 0
+                guard n < 0, code == EAGAIN || code == EWOULDBLOCK, ContinuousClock.now < deadline else { return (n, code) }
+                usleep(10_000)
             }
-            guard let attempt = result, attempt.sent < 0, attempt.errno == EAGAIN || attempt.errno == EWOULDBLOCK,
-                  ContinuousClock.now < deadline else { break }
-            usleep(10_000)
         }
         guard let result else { return record(failure: "address too long", ENAMETOOLONG) }
         guard result.sent == message.count else { return record(failure: "sendto", result.sent < 0 ? result.errno : EMSGSIZE) }
