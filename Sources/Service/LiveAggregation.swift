@@ -164,7 +164,6 @@ public final class LiveAggregation: @unchecked Sendable {
             if snapshotRequested.exchange(false, ordering: .relaxed) || now - lastSnapshot >= snapshotInterval {
                 lastSnapshot = now
                 saveSnapshot()
-                MemoryPolicy.releaseFreedMemory()
             }
             if took == 0 {
                 if stopRequested.load(ordering: .relaxed) && drains.allSatisfy({ $0.consumer.isFinished }) { break }
@@ -273,5 +272,7 @@ public final class LiveAggregation: @unchecked Sendable {
         } catch {
             FileHandle.standardError.write(Data("darknetd: snapshot not saved: \(error)\n".utf8))
         }
+        // The encoding's freed blocks back to the kernel (MemoryPolicy).
+        MemoryPolicy.releaseFreedMemory()
     }
 }
