@@ -67,7 +67,7 @@ let package = Package(
         // External observation feeds (NORSE IPViking, CSV, another sensor's export, Cowrie):
         // line parsers, a tail -F follower, and per-bucket feed series for correlation.
         .target(name: "Feed", dependencies: ["Decoding", "GeoIP", "Aggregation", "Interchange"]),
-        // C calls Swift cannot make directly (variadic prctl, raw capset, mallopt); every symbol prefixed csensor_.
+        // C calls Swift cannot make directly (variadic prctl, raw capset, mallopt, malloc_trim); every symbol prefixed csensor_.
         .target(name: "CSensorShims"),
         // Pipeline wiring, reports, feed comparison, configuration, state snapshots,
         // stats socket, sd_notify, privilege drop.

@@ -87,8 +87,8 @@ public final class Subprocess: Sendable {
             return nil
         }
         process.waitUntilExit()
-        // The child has exited, but the handlers may still be reading what it
-        // wrote last (a fixed sleep here once cut a JSON report short on a
+        // The child has exited, but the reader threads may still be reading
+        // what it wrote last (a fixed sleep here once cut a JSON report short on a
         // loaded machine). Wait for both ends of file; a grandchild that keeps
         // a pipe open is given 10 s.
         _ = wait(until: { out.closed && err.closed }, timeout: .seconds(10))
