@@ -61,7 +61,9 @@ public struct SnapshotStore<Payload: Codable>: Sendable {
     // MARK: saving
 
     /// Encodes and atomically replaces the snapshot (see the type's comment).
-    public func save(_ payload: Payload) throws(SnapshotError) {
+    /// Returns the file's size in bytes.
+    @discardableResult
+    public func save(_ payload: Payload) throws(SnapshotError) -> Int {
         let body: Data
         do {
             let encoder = PropertyListEncoder()
@@ -114,6 +116,7 @@ public struct SnapshotStore<Payload: Codable>: Sendable {
         defer { close(dirfd) }
         guard fsync(dirfd) == 0 else { throw SnapshotError.posix("fsync", directory) }
         removeLeftovers()
+        return bytes.count
     }
 
     /// Removes temporary files left by writers that died mid-save.
