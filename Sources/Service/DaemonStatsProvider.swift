@@ -12,6 +12,13 @@ public struct DaemonSnapshot: Codable, Sendable {
     public var windows: [RollingWindow]
     public var alerts: AlertEngine
     public var gate: AlertGate
+
+    public init(savedNs: Int64, windows: [RollingWindow], alerts: AlertEngine, gate: AlertGate) {
+        self.savedNs = savedNs
+        self.windows = windows
+        self.alerts = alerts
+        self.gate = gate
+    }
 }
 
 /// Serves the stats socket from the state the aggregation thread publishes:
@@ -57,7 +64,7 @@ public struct DaemonStatsProvider: StatsProvider {
         case "feed":
             return .data(encode(FeedReply(configured: state.feed != nil, status: state.feed)))
         case "metrics":
-            return .text(DaemonStatsProvider.metrics(state, notifier: notifier))
+            return .text(DaemonStatsProvider.metrics(state, notifier: notifier, snapshots: live.snapshots?.counters))
         default:
             return .unknown
         }
@@ -135,7 +142,8 @@ public struct DaemonStatsProvider: StatsProvider {
     }
 
     /// Prometheus text exposition of the counters (node_exporter textfile collector or a scrape).
-    static func metrics(_ s: PublishedState, notifier: SystemdNotifier? = nil) -> String {
+    static func metrics(_ s: PublishedState, notifier: SystemdNotifier? = nil,
+                        snapshots: SnapshotWriter<DaemonSnapshot>.Counters? = nil) -> String {
         var m = PrometheusText()
         m.single("darknet_packets_total", .counter, help: "Records read from the capture, decodable or not.", value: Double(s.packets.total))
         m.single("darknet_packets_decoded_total", .counter, help: "Records with an IP header decoded.", value: Double(s.packets.decoded))
@@ -166,6 +174,16 @@ public struct DaemonStatsProvider: StatsProvider {
             m.single("darknet_systemd_notify_sent_total", .counter, help: "sd_notify datagrams sent.", value: Double(notifier.sentCount))
             m.single("darknet_systemd_notify_failed_total", .counter,
                      help: "sd_notify datagrams not sent (socket full or gone).", value: Double(notifier.errorCount))
+        }
+        if let snapshots {
+            m.single("darknet_snapshots_saved_total", .counter, help: "State snapshots written.", value: Double(snapshots.saved))
+            m.single("darknet_snapshot_failures_total", .counter, help: "State snapshots that could not be written.",
+                     value: Double(snapshots.failed))
+            m.single("darknet_snapshots_superseded_total", .counter,
+                     help: "Snapshots replaced by a newer one before their save began.", value: Double(snapshots.superseded))
+            m.single("darknet_snapshot_last_save_seconds", .gauge,
+                     help: "Encode, write and fsync time of the last snapshot (on the writer thread).", value: snapshots.lastSaveSeconds)
+            m.single("darknet_snapshot_last_bytes", .gauge, help: "Size of the last snapshot written.", value: Double(snapshots.lastBytes))
         }
         return m.text
     }

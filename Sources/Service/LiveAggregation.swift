@@ -77,7 +77,8 @@ public final class LiveAggregation: @unchecked Sendable {
     let follower: FeedFollower?
     let drains: [RingDrain]
     var feedPushedIndex: Int64 = .min
-    let snapshots: SnapshotStore<DaemonSnapshot>?
+    /// Saves on its own thread (see `SnapshotWriter`); nil: no state directory.
+    public let snapshots: SnapshotWriter<DaemonSnapshot>?
     let snapshotInterval: Duration
     let startedNs: Int64
 
@@ -89,7 +90,8 @@ public final class LiveAggregation: @unchecked Sendable {
     public let heartbeat = Atomic<UInt64>(0)
     let pendingAlertConfig = Mutex<(AlertEngineConfig, AlertGateConfig, Set<String>)?>(nil)
     private let done = DispatchSemaphore(value: 0)
-    public private(set) var snapshotsSaved = 0
+    /// Snapshots written so far (0 without a state directory).
+    public var snapshotsSaved: Int { snapshots?.counters.saved ?? 0 }
 
     init(aggregator: Aggregator, stage: AlertStage, feedSeries: FeedSeries?, follower: FeedFollower?, drains: [RingDrain],
          snapshots: SnapshotStore<DaemonSnapshot>?, snapshotInterval: Duration) {
@@ -98,7 +100,15 @@ public final class LiveAggregation: @unchecked Sendable {
         self.feedSeries = feedSeries
         self.follower = follower
         self.drains = drains
-        self.snapshots = snapshots
+        self.snapshots = snapshots.map { store in
+            SnapshotWriter(store: store) { result in
+                if case .failure(let error) = result {
+                    FileHandle.standardError.write(Data("darknetd: snapshot not saved: \(error)\n".utf8))
+                }
+                // The encoding's freed blocks back to the kernel (MemoryPolicy).
+                MemoryPolicy.releaseFreedMemory()
+            }
+        }
         self.snapshotInterval = snapshotInterval
         self.startedNs = LiveAggregation.now()
     }
@@ -118,7 +128,8 @@ public final class LiveAggregation: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops the capture engines, drains what they captured, saves the state; blocks until done.
+    /// Stops the capture engines, drains what they captured, saves the state
+    /// (and waits for the save to reach the disk); blocks until done.
     public func stopAndWait() {
         for d in drains { d.engine.stop() }
         stopRequested.store(true, ordering: .relaxed)
@@ -177,6 +188,7 @@ public final class LiveAggregation: @unchecked Sendable {
         processClosedBuckets()
         publish(full: true)
         saveSnapshot()
+        snapshots?.flush()
     }
 
     /// Closed sensor buckets go to the alert stage, after the feed buckets that ended before them.
@@ -263,16 +275,11 @@ public final class LiveAggregation: @unchecked Sendable {
 
     // MARK: snapshots
 
+    /// Hands the state to the snapshot writer: the windows and the alert
+    /// state are values, so this copies no table (see `SnapshotWriter`).
     func saveSnapshot() {
         guard let snapshots else { return }
-        let payload = DaemonSnapshot(savedNs: LiveAggregation.now(), windows: aggregator.windows, alerts: stage.engine, gate: stage.gate)
-        do {
-            try snapshots.save(payload)
-            snapshotsSaved += 1
-        } catch {
-            FileHandle.standardError.write(Data("darknetd: snapshot not saved: \(error)\n".utf8))
-        }
-        // The encoding's freed blocks back to the kernel (MemoryPolicy).
-        MemoryPolicy.releaseFreedMemory()
+        snapshots.submit(DaemonSnapshot(savedNs: LiveAggregation.now(), windows: aggregator.windows,
+                                        alerts: stage.engine, gate: stage.gate))
     }
 }

@@ -155,6 +155,9 @@ import Testing
         #expect(metrics.output.contains("\ndarknet_systemd_notify_failed_total 0\n"), "\(metrics.output)")
         let notifySent = metrics.output.split(separator: "\n").first { $0.hasPrefix("darknet_systemd_notify_sent_total ") }
         #expect((notifySent?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 1, "\(metrics.output)")
+        // A state directory is configured: the snapshot writer's counts are there, and nothing failed.
+        #expect(metrics.output.contains("\ndarknet_snapshot_failures_total 0\n"), "\(metrics.output)")
+        #expect(metrics.output.contains("\ndarknet_snapshots_superseded_total "), "\(metrics.output)")
 
         // The feed kept importing: 12 good lines, the 9 hostile ones skipped and counted by reason.
         let feed = try Subprocess.run(Executables.darknetctl, ["--socket", socket, "feed", "--json"])
