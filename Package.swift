@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "darknetd",
             dependencies: [
-                "Service", "Capture", "Decoding", "Synth", "GeoIP", "Aggregation",
+                "Service", "Capture", "Decoding", "Synth", "GeoIP", "Aggregation", "Interchange",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Decoding
 import Foundation
+import Interchange
 import Synth
 
 struct GenerateCommand: ParsableCommand {
@@ -30,6 +31,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Inject a UDP/53 open-resolver scan surge: START:END:PPS in seconds from the start, e.g. 600:900:2000.")
     var surge: String?
 
+    @Option(name: .long, help: "Time of the first packet (RFC 3339, e.g. 2024-01-01T00:00:00Z, the default).")
+    var start: String?
+
     @Option(name: .long, help: "Capture file format: pcap or pcapng.")
     var fileFormat: FileFormat = .pcap
 
@@ -41,6 +45,9 @@ struct GenerateCommand: ParsableCommand {
         if sources < 1 { throw ValidationError("--sources must be at least 1") }
         if let surge, GenerateCommand.parseSurge(surge) == nil {
             throw ValidationError("--surge: expected START:END:PPS with START < END, got \"\(surge)\"")
+        }
+        if let start, RFC3339.parse(start) == nil {
+            throw ValidationError("--start: expected an RFC 3339 time such as 2024-01-01T00:00:00Z, got \"\(start)\"")
         }
     }
 
@@ -59,6 +66,7 @@ struct GenerateCommand: ParsableCommand {
         config.sourceCount = sources
         config.spoofedFlood = flood
         config.surge = surge.flatMap(GenerateCommand.parseSurge)
+        if let start, let ns = RFC3339.parse(start) { config.startTimeNs = ns }
         do {
             let written = try GenerateCommand.write(config: config, to: out, format: fileFormat)
             note("wrote \(written) packets to \(out)")

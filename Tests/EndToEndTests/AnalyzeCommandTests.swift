@@ -42,6 +42,25 @@ import Testing
         #expect(counts == counts.sorted(by: >), "ports by descending packets")
     }
 
+    /// `generate --start` sets the first packet's time; a malformed time is refused by name.
+    @Test func generateStartsWhereAsked() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let capture = dir.appendingPathComponent("gen.pcap").path
+        let generated = try Subprocess.run(Executables.darknetd,
+                                           ["generate", "--out", capture, "--packets", "2000", "--start", "2026-11-26T00:00:00Z"])
+        #expect(generated.status == 0, "\(generated.output)")
+        let result = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--format", "json"])
+        #expect(result.waitForExit(timeout: .seconds(60)) == 0)
+        let period = try #require(try json(result.standardOutput)["period"] as? [String: Any])
+        let first = try #require(period["first"] as? String)
+        #expect(first.hasPrefix("2026-11-26T00:00:00."), "\(first)")
+
+        let refused = try Subprocess.run(Executables.darknetd, ["generate", "--out", capture, "--start", "yesterday"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("--start"), "\(refused.output)")
+    }
+
     @Test func topLimitsPortsAndSources() throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
