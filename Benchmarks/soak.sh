@@ -7,16 +7,18 @@
 # Needs root, iproute2 and tcpreplay. Traffic never leaves the namespaces.
 #
 #   Benchmarks/soak.sh [--minutes M] [--pps N] [--interval S] [--snapshot-interval D]
-#                      [--darknetd BINARY] [--out FILE]
+#                      [--darknetd BINARY] [--state FILE] [--out FILE]
 #
 # --snapshot-interval is the daemon's state.snapshot_interval (default 5m);
-# --darknetd runs another build of the daemon (an A/B of two commits).
+# --darknetd runs another build of the daemon (an A/B of two commits);
+# --state starts the daemon from a saved snapshot (e.g. a full 24-hour window
+# written by darknet-stages, see docs/benchmarks.md).
 #
 # Output: a TSV of samples (bench-out/soak-DATE.tsv) and a dated summary block
 # appended to bench-out/results.md.
 set -euo pipefail
 
-minutes=60 pps=20000 interval=60 snapshot_interval=5m binary="" out=bench-out/results.md
+minutes=60 pps=20000 interval=60 snapshot_interval=5m binary="" state="" out=bench-out/results.md
 while (($#)); do
     case $1 in
         --minutes) minutes=$2; shift 2 ;;
@@ -24,8 +26,9 @@ while (($#)); do
         --interval) interval=$2; shift 2 ;;
         --snapshot-interval) snapshot_interval=$2; shift 2 ;;
         --darknetd) binary=$(realpath "$2"); shift 2 ;;
+        --state) state=$(realpath "$2"); shift 2 ;;
         --out) out=$2; shift 2 ;;
-        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -61,6 +64,10 @@ state:
   directory: $tmp/state
   snapshot_interval: $snapshot_interval
 EOF2
+if [[ -n $state ]]; then
+    mkdir -p "$tmp/state"
+    cp "$state" "$tmp/state/darknetd.state"
+fi
 ip netns exec "$R" "$darknetd" run --config "$tmp/darknetd.yaml" --foreground 2> "$tmp/daemon.err" &
 daemon=$!
 bench_track "$daemon"
@@ -104,7 +111,7 @@ EOF2
 )
 block=$(cat << EOF2
 
-## $(date -u +%Y-%m-%dT%H:%M:%SZ) — soak: darknetd run for $minutes min, tcpreplay looping at $pps pps, snapshots every $snapshot_interval
+## $(date -u +%Y-%m-%dT%H:%M:%SZ) — soak: darknetd run for $minutes min, tcpreplay looping at $pps pps, snapshots every $snapshot_interval${state:+, started from $state}
 
 $(bench_host_line)
 - daemon: \`$darknetd\`; samples: \`$samples\`

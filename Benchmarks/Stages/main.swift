@@ -1,7 +1,7 @@
 // darknet-stages: times the two halves of `darknetd analyze` separately, so
 // docs/benchmarks.md can say where the time goes without a profiler.
 //
-//   darknet-stages FILE [RUNS]
+//   darknet-stages FILE [RUNS [SNAPSHOT_DIR]]
 //
 // 1. read + decode: the capture thread's work (libpcap, decoder, ring) with a
 //    consumer that only counts, i.e. the pipeline's ceiling whatever the
@@ -9,6 +9,16 @@
 // 2. aggregate: `Aggregator.consume` alone, over records decoded beforehand
 //    into memory, in runs of 4096 (the pipeline's drain limit), default
 //    configuration; then the bucket close at the end.
+//
+// 3. snapshot: the daemon's state snapshot of the last run's aggregator
+//    (its rolling windows, and an alert stage fed every bucket of the
+//    longest window), timed in two parts: building the payload, which is
+//    all the daemon's aggregation thread does, and encoding + writing it,
+//    which the daemon's snapshot writer thread does. A capture that spans
+//    24 hours fills the default 1,440-bucket window, as a long-running
+//    daemon's is (`darknetd generate --rate 20 --packets 2000000`). With
+//    SNAPSHOT_DIR the snapshot is left there as `darknetd.state`, for a daemon
+//    to start from (`Benchmarks/soak.sh --state`).
 //
 // Each stage runs RUNS times (default 3); the median is printed as packets/s.
 import Aggregation
@@ -35,7 +45,7 @@ func seconds(_ body: () -> Void) -> Double {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    FileHandle.standardError.write(Data("usage: darknet-stages FILE [RUNS]\n".utf8))
+    FileHandle.standardError.write(Data("usage: darknet-stages FILE [RUNS [SNAPSHOT_DIR]]\n".utf8))
     exit(2)
 }
 let path = arguments[1]
@@ -65,8 +75,11 @@ let records = collector.records
 
 var aggregateTimes: [Double] = []
 var closeTimes: [Double] = []
+var daemonConfig = AggregationConfig()
+daemonConfig.maxSeriesBuckets = daemonConfig.windowBuckets.max() ?? 1440  // as SensorDaemon sets it
+var last = Aggregator(config: daemonConfig)
 for _ in 0..<runs {
-    var aggregator = Aggregator()
+    var aggregator = Aggregator(config: daemonConfig)
     aggregateTimes.append(seconds {
         records.withUnsafeBufferPointer { all in
             var start = 0
@@ -78,6 +91,31 @@ for _ in 0..<runs {
         }
     })
     closeTimes.append(seconds { aggregator.finish() })
+    last = aggregator
+}
+
+var stage = AlertStage()
+for summary in last.windows.max(by: { $0.capacity < $1.capacity })?.summaries ?? [] { stage.process(summary) }
+let keep = arguments.count > 3
+let directory = keep ? arguments[3] : FileManager.default.temporaryDirectory.appendingPathComponent("darknet-stages-\(getpid())").path
+try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
+let store = SnapshotStore<DaemonSnapshot>(directory: directory, name: "darknetd.state", payloadVersion: DaemonSnapshot.payloadVersion)
+var buildTimes: [Double] = []
+var saveTimes: [Double] = []
+var snapshotBytes = 0
+for _ in 0..<runs {
+    var payload: DaemonSnapshot?
+    buildTimes.append(seconds { payload = DaemonSnapshot(savedNs: 0, windows: last.windows, alerts: stage.engine, gate: stage.gate) })
+    var failure: SnapshotError?
+    saveTimes.append(seconds {
+        do throws(SnapshotError) { try store.save(payload!) } catch { failure = error }
+    })
+    if let failure {
+        FileHandle.standardError.write(Data("darknet-stages: snapshot not saved: \(failure)\n".utf8))
+        exit(1)
+    }
+    snapshotBytes = (try? FileManager.default.attributesOfItem(atPath: store.path)[.size] as? Int) ?? 0
 }
 
 /// The median run, and the fastest and slowest in ns a packet: the read
@@ -94,3 +132,7 @@ print("packets\t\(records.count)")
 print(line("read+decode", readTimes))
 print(line("aggregate", aggregateTimes))
 print("close\t\(String(format: "%.3f", median(closeTimes))) s")
+let windowBuckets = last.windows.map { "\($0.summaries.count)" }.joined(separator: "+")
+print("snapshot build\t\(String(format: "%.6f", median(buildTimes))) s\t(windows \(windowBuckets) buckets)")
+print("snapshot save\t\(String(format: "%.3f", median(saveTimes))) s\t\(snapshotBytes) bytes"
+      + "\t(runs \(String(format: "%.3f", saveTimes.min()!))–\(String(format: "%.3f", saveTimes.max()!)) s)")
