@@ -105,7 +105,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Child processes and executable paths for the tests that drive darknetd/darknetctl.
+        // Test helpers: child processes and executable paths for the tests that drive
+        // darknetd/darknetctl, and a bound datagram socket standing in for syslog or systemd.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Synth"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
@@ -117,7 +118,7 @@ let package = Package(
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Synth"]),
         .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation", "Interchange"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Capture", "Decoding", "Synth"]),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange", "Synth"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange", "Synth", "TestSupport"]),
         .testTarget(name: "InterchangeTests", dependencies: ["Interchange"]),
         .testTarget(
             name: "StatsSocketTests",

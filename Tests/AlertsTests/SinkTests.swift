@@ -3,46 +3,8 @@ import Foundation
 import Glibc
 import Decoding
 import Interchange
+import TestSupport
 @testable import Alerts
-
-/// A Unix datagram socket the test binds (the "syslog daemon").
-final class DatagramListener {
-    let path: String
-    let fd: Int32
-
-    init() throws {
-        path = NSTemporaryDirectory() + "alerts-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-        unlink(path)
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EIO) }
-        try Self.bind(fd, path)
-    }
-
-    static func bind(_ fd: Int32, _ path: String) throws {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard rc == 0 else { throw POSIXError(.EADDRINUSE) }
-    }
-
-    /// One datagram already queued, or nil.
-    func receive() -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-        return n < 0 ? nil : Array(buffer[0..<n])
-    }
-
-    deinit {
-        close(fd)
-        unlink(path)
-    }
-}
 
 /// Minimal RFC 5424 reader for the tests: header fields, SD params (raw, escapes kept), MSG.
 struct ParsedSyslog {
@@ -202,16 +164,16 @@ func unescape(_ raw: [UInt8]) -> [UInt8] {
 
 @Suite struct SyslogWriterTests {
     @Test func oneAlertIsOneDatagramWithTheExactBytes() throws {
-        let listener = try DatagramListener()
-        let writer = SyslogWriter(config: SyslogConfig(path: listener.path, hostname: "sensor1"))
+        let listener = try DatagramSocket(temporaryNamed: "alerts")
+        let writer = SyslogWriter(config: SyslogConfig(path: listener.name, hostname: "sensor1"))
         let a = sampleAlert()
         #expect(writer.send(a))
         var b = sampleAlert()
         b.key = "second"
         #expect(writer.send(b))
-        let first = try #require(listener.receive())
-        let second = try #require(listener.receive())
-        #expect(listener.receive() == nil)
+        let first = try #require(listener.receiveNow())
+        let second = try #require(listener.receiveNow())
+        #expect(listener.receiveNow() == nil)
         #expect(first == SyslogFormat.message(a, hostname: "sensor1", procID: String(getpid())))
         #expect(String(decoding: first, as: UTF8.self).hasPrefix("<28>1 2013-03-18T00:00:00Z sensor1 darknetd \(getpid()) dns-open-resolver-surge [darknet@32473 rule=\"dns-open-resolver-surge\" proto=\"udp\" port=\"53\" observed=\"600\" baseline=\"20.5\" severity=\"warning\""))
         #expect(ParsedSyslog(second)?.param("key") == "second")
@@ -232,19 +194,15 @@ func unescape(_ raw: [UInt8]) -> [UInt8] {
         // The daemon appears: the next send reaches it.
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        try DatagramListener.bind(fd, path)
+        let daemon = try DatagramSocket(name: path)
         #expect(writer.send(sampleAlert()))
         #expect(writer.counters.sent == 1)
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-        #expect(n > 0)
+        #expect(daemon.receiveNow() != nil)
     }
 
     @Test func aFullReceiverDropsAndCountsInsteadOfBlocking() throws {
-        let listener = try DatagramListener()
-        let writer = SyslogWriter(config: SyslogConfig(path: listener.path, hostname: "h"))
+        let listener = try DatagramSocket(temporaryNamed: "alerts")
+        let writer = SyslogWriter(config: SyslogConfig(path: listener.name, hostname: "h"))
         var sent = 0
         while writer.send(sampleAlert()) {
             sent += 1
@@ -255,7 +213,7 @@ func unescape(_ raw: [UInt8]) -> [UInt8] {
         #expect(c.failed == 1 && c.sendErrors == 1)
         #expect(c.lastErrno == EAGAIN || c.lastErrno == ENOBUFS)
         // Drained, the same socket delivers again (a full buffer does not drop the socket).
-        while listener.receive() != nil {}
+        while listener.receiveNow() != nil {}
         #expect(writer.send(sampleAlert()))
         #expect(writer.counters.reopens == 0)
     }

@@ -101,61 +101,38 @@ final class DatagramListener: Sendable {
     let path: String
     private let inbox: Inbox
 
-    /// The socket and what arrived; owned by the reader thread, which closes
-    /// the socket once the listener is gone.
+    /// The socket and what arrived; kept alive by the reader thread, so the
+    /// socket is closed (and its path removed) once that thread has stopped.
     final class Inbox: Sendable {
-        let fd: Int32
+        let socket: DatagramSocket
         let received = Mutex<[String]>([])
         let stopped = Atomic<Bool>(false)
-        init(fd: Int32) { self.fd = fd }
+        init(socket: DatagramSocket) { self.socket = socket }
 
         /// Reads every datagram waiting now. The lock is held across the
         /// reads so that the reader thread and a test's own drain keep the
         /// arrival order.
         func drain() {
-            var buffer = [UInt8](repeating: 0, count: 65_536)
             received.withLock { received in
-                while true {
-                    let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                    if n <= 0 { break }
-                    received.append(String(decoding: buffer[0..<n], as: UTF8.self))
+                while let datagram = socket.receiveNow() {
+                    received.append(String(decoding: datagram, as: UTF8.self))
                 }
             }
         }
 
         func readUntilStopped() {
             while !stopped.load(ordering: .acquiring) {
-                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                if poll(&ready, 1, 20) > 0 { drain() }
+                if socket.waitReadable(timeout: .milliseconds(20)) { drain() }
             }
-            close(fd)
         }
     }
 
     init(path: String) throws {
         self.path = path
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw VethNamespaces.NamespaceError(description: "socket: \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw VethNamespaces.NamespaceError(description: "path too long: \(path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard status == 0 else {
-            close(fd)
-            throw VethNamespaces.NamespaceError(description: "bind \(path): \(errno)")
-        }
+        let socket = try DatagramSocket(name: path)
+        // The daemon may write here after dropping root.
         chmod(path, 0o666)
-        let inbox = Inbox(fd: fd)
+        let inbox = Inbox(socket: socket)
         self.inbox = inbox
         Thread.detachNewThread { inbox.readUntilStopped() }
     }
@@ -178,6 +155,5 @@ final class DatagramListener: Sendable {
 
     deinit {
         inbox.stopped.store(true, ordering: .releasing)
-        unlink(path)
     }
 }

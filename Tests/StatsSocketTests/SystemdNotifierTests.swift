@@ -1,71 +1,32 @@
 import Foundation
 import Service
 import Synchronization
+import TestSupport
 import Testing
-
-/// A datagram socket standing in for systemd's notify socket.
-final class NotifyListener: Sendable {
-    let fd: Int32
-    let name: String
-
-    /// `name` is a path, or "@..." for an abstract address.
-    init(name: String) throws {
-        self.name = name
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(name.utf8)
-        let abstract = bytes.first == UInt8(ascii: "@")
-        if abstract { bytes[0] = 0 }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let length = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)! + bytes.count + (abstract ? 0 : 1)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
-        }
-        guard result == 0 else { throw TestFailure("bind \(name): \(String(cString: strerror(errno)))") }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit { close(fd) }
-
-    /// The next datagram, nil after 2 s.
-    func receive() -> String? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        return n >= 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
-    }
-
-    /// Whether nothing is waiting.
-    var isEmpty: Bool {
-        var buffer = [UInt8](repeating: 0, count: 16)
-        return buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) } < 0
-    }
-}
 
 @Suite struct SystemdNotifierTests {
     @Test func sendsExactDatagramsToAPath() throws {
         let dir = TempDirectory()
-        let listener = try NotifyListener(name: dir.file("notify"))
+        let listener = try DatagramSocket(name: dir.file("notify"))
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.name])
         #expect(notifier.isEnabled)
 
         #expect(notifier.ready())
-        #expect(listener.receive() == "READY=1")
+        #expect(listener.receiveText() == "READY=1")
         #expect(notifier.ready(status: "capturing on eth1"))
-        #expect(listener.receive() == "READY=1\nSTATUS=capturing on eth1")
+        #expect(listener.receiveText() == "READY=1\nSTATUS=capturing on eth1")
         #expect(notifier.status("12 pkts/s\nsecond line"))
-        #expect(listener.receive() == "STATUS=12 pkts/s second line")
+        #expect(listener.receiveText() == "STATUS=12 pkts/s second line")
         #expect(notifier.watchdog())
-        #expect(listener.receive() == "WATCHDOG=1")
+        #expect(listener.receiveText() == "WATCHDOG=1")
         #expect(notifier.stopping())
-        #expect(listener.receive() == "STOPPING=1")
+        #expect(listener.receiveText() == "STOPPING=1")
 
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let before = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
         #expect(notifier.reloading())
-        let reload = try #require(listener.receive())
+        let reload = try #require(listener.receiveText())
         let lines = reload.split(separator: "\n")
         #expect(lines.count == 2)
         #expect(lines.first == "RELOADING=1")
@@ -79,10 +40,10 @@ final class NotifyListener: Sendable {
 
     @Test func sendsToAnAbstractSocket() throws {
         let name = "@darknetd-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let listener = try NotifyListener(name: name)
+        let listener = try DatagramSocket(name: name)
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": name])
         #expect(notifier.ready())
-        #expect(listener.receive() == "READY=1")
+        #expect(listener.receiveText() == "READY=1")
     }
 
     @Test func disabledWithoutNotifySocket() {
@@ -119,7 +80,7 @@ final class NotifyListener: Sendable {
     /// socket's queue is full, pings are dropped and counted, not waited on.
     @Test func fullSocketDropsPingsWithoutBlocking() throws {
         let dir = TempDirectory()
-        let listener = try NotifyListener(name: dir.file("notify"))
+        let listener = try DatagramSocket(name: dir.file("notify"))
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.name])
         let sent = try #require(Self.pingsReturn(notifier, count: 600), "a send blocked on the full socket")
         #expect(sent > 0 && sent < 600)
@@ -128,7 +89,7 @@ final class NotifyListener: Sendable {
         #expect(notifier.lastErrorDescription?.contains(String(cString: strerror(EAGAIN))) == true,
                 "\(notifier.lastErrorDescription ?? "")")
         // Everything that was sent arrives, in order, and nothing else.
-        for _ in 0..<sent { #expect(listener.receive() == "WATCHDOG=1") }
+        for _ in 0..<sent { #expect(listener.receiveText() == "WATCHDOG=1") }
         #expect(listener.isEmpty)
     }
 
@@ -136,18 +97,18 @@ final class NotifyListener: Sendable {
     /// READY=1 is sent once the listener reads again, and gives up when it doesn't.
     @Test func stateChangesWaitForRoomThenGiveUp() throws {
         let dir = TempDirectory()
-        let listener = try NotifyListener(name: dir.file("notify"))
+        let listener = try DatagramSocket(name: dir.file("notify"))
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.name], stateChangePatience: .seconds(5))
         let queued = try #require(Self.pingsReturn(notifier, count: 600))
         let reader = Thread {
             usleep(200_000)
-            _ = listener.receive()  // room for one
+            _ = listener.receiveText()  // room for one
         }
         reader.start()
         #expect(notifier.ready(status: "up"))
         usleep(100_000)
         // The thread read the first ping; queued - 1 pings and then READY remain.
-        let received = (0..<queued).map { _ in listener.receive() ?? "(nothing)" }
+        let received = (0..<queued).map { _ in listener.receiveText() ?? "(nothing)" }
         #expect(received.dropLast().allSatisfy { $0 == "WATCHDOG=1" })
         #expect(received.last == "READY=1\nSTATUS=up")
         #expect(listener.isEmpty)
