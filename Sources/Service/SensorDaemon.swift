@@ -17,7 +17,7 @@ import Interchange
 /// socket, tells systemd it is ready, then runs its long-lived parts under
 /// swift-service-lifecycle until SIGTERM/SIGINT (graceful: capture stopped,
 /// ring drained, state saved, socket removed). SIGHUP re-reads the feed and
-/// the alert rules without touching the windows.
+/// the alert rules without touching the windows; SIGUSR1 saves a snapshot now.
 public final class SensorDaemon: Sendable {
     public let configuration: SensorConfiguration
     public let configurationPath: String?
@@ -44,6 +44,11 @@ public final class SensorDaemon: Sendable {
         let handler: @convention(c) (Int32) -> Void = { _ in earlyStopSignal.store(true, ordering: .relaxed) }
         signal(SIGTERM, handler)
         signal(SIGINT, handler)
+        // SIGHUP and SIGUSR1 would end the process (their default action) until
+        // the service group traps them: ignored meanwhile, as there is nothing
+        // to reload or save yet that start-up is not doing anyway.
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGUSR1, SIG_IGN)
 
         // 1. Capture handles first: they need CAP_NET_RAW, which is dropped below.
         var handles: [PcapHandle] = []
@@ -156,7 +161,7 @@ public final class SensorDaemon: Sendable {
         // 6. Long-lived parts under ServiceLifecycle until SIGTERM/SIGINT.
         let services: [any Service] = [
             HeartbeatService(live: live, notifier: notifier, watchdog: c.service.watchdog),
-            ReloadService(daemon: self, live: live),
+            OperatorSignalService(daemon: self, live: live),
         ]
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
@@ -231,6 +236,17 @@ public final class SensorDaemon: Sendable {
         logger.info("reloaded feed and alert rules")
         _ = notifier.ready(status: "reloaded")
     }
+
+    /// SIGUSR1: save the state now (before maintenance, or for a backup),
+    /// on the snapshot writer's thread as every save.
+    func saveSnapshotNow(_ live: LiveAggregation) {
+        guard live.snapshots != nil else {
+            logger.warning("snapshot requested, but no usable state directory: nothing saved")
+            return
+        }
+        live.requestSnapshot()
+        logger.info("snapshot requested")
+    }
 }
 
 /// Set by SIGTERM/SIGINT before the service group took the signals over.
@@ -280,16 +296,20 @@ struct HeartbeatService: Service {
     }
 }
 
-/// SIGHUP → reload, until graceful shutdown.
-struct ReloadService: Service {
+/// SIGHUP → reload; SIGUSR1 → save a snapshot now; until graceful shutdown.
+struct OperatorSignalService: Service {
     let daemon: SensorDaemon
     let live: LiveAggregation
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
         await cancelWhenGracefulShutdown {
-            for await _ in signals {
-                daemon.reload(live)
+            for await signal in signals {
+                if signal == .sigusr1 {
+                    daemon.saveSnapshotNow(live)
+                } else {
+                    daemon.reload(live)
+                }
             }
         }
     }

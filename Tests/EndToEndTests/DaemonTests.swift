@@ -45,7 +45,7 @@ import Testing
           max_line_bytes: 4096
         state:
           directory: \(dir.appendingPathComponent("state").path)
-          snapshot_interval: 1m
+          snapshot_interval: 10m
         service:
           watchdog: true
         """
@@ -179,6 +179,17 @@ import Testing
         #expect(daemon.wait(until: { daemon.standardError.contains("reloaded feed and alert rules") }, timeout: .seconds(10)))
         #expect(try DaemonTests.packets(socket) >= after)
 
+        // SIGUSR1: a snapshot now, long before the 10-minute interval.
+        let statePath = dir.appendingPathComponent("state/darknetd.state").path
+        #expect(!FileManager.default.fileExists(atPath: statePath))
+        kill(daemon.process.processIdentifier, SIGUSR1)
+        #expect(daemon.wait(until: { daemon.standardError.contains("snapshot requested") }, timeout: .seconds(10)))
+        #expect(daemon.wait(until: { FileManager.default.fileExists(atPath: statePath) }, timeout: .seconds(10)))
+        #expect(daemon.wait(until: {
+            (try? Subprocess.run(Executables.darknetctl, ["--socket", socket, "metrics"]).output
+                .contains("\ndarknet_snapshots_saved_total 1\n")) ?? false
+        }, timeout: .seconds(10)))
+
         // Graceful stop: STOPPING=1, exit 0, socket removed, state saved.
         daemon.process.terminate()  // SIGTERM
         let status = daemon.waitForExit(timeout: .seconds(15))
@@ -190,8 +201,11 @@ import Testing
         // A restart restores the windows and baselines.
         let again = try Subprocess(exe, args, environment: environment)
         #expect(again.wait(until: { again.standardError.contains("state restored") }, timeout: .seconds(30)), "\(again.standardError)")
-        // SIGTERM during start-up (right after the restore, before the service group
-        // runs) still ends in a graceful stop.
+        // SIGHUP and SIGUSR1 during start-up (right after the restore, before the
+        // service group traps them) are ignored, and SIGTERM then still ends in a
+        // graceful stop.
+        kill(again.process.processIdentifier, SIGHUP)
+        kill(again.process.processIdentifier, SIGUSR1)
         again.process.terminate()
         #expect(again.waitForExit(timeout: .seconds(15)) == 0, "\(again.standardError)")
     }
