@@ -184,11 +184,11 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: statePath))
         kill(daemon.process.processIdentifier, SIGUSR1)
         #expect(daemon.wait(until: { daemon.standardError.contains("snapshot requested") }, timeout: .seconds(10)))
-        #expect(daemon.wait(until: { FileManager.default.fileExists(atPath: statePath) }, timeout: .seconds(10)))
-        #expect(daemon.wait(until: {
+        #expect(eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: statePath) })
+        #expect(eventually(timeout: .seconds(10)) {
             (try? Subprocess.run(Executables.darknetctl, ["--socket", socket, "metrics"]).output
                 .contains("\ndarknet_snapshots_saved_total 1\n")) ?? false
-        }, timeout: .seconds(10)))
+        })
 
         // Graceful stop: STOPPING=1, exit 0, socket removed, state saved.
         daemon.process.terminate()  // SIGTERM

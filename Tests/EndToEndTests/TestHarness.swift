@@ -145,12 +145,7 @@ final class DatagramListener: Sendable {
 
     /// Waits until some datagram satisfies `predicate`.
     func wait(timeout: Duration, for predicate: (String) -> Bool) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if drain().contains(where: predicate) { return true }
-            usleep(20_000)
-        }
-        return drain().contains(where: predicate)
+        eventually(timeout: timeout) { drain().contains(where: predicate) }
     }
 
     deinit {

@@ -1,6 +1,7 @@
 import Foundation
 import Interchange
 import Service
+import TestSupport
 import Testing
 
 /// The server over real Unix sockets in a temporary directory. Serialized:
@@ -147,7 +148,7 @@ import Testing
             let refusal = try #require(third.readLine(timeout: 5), "no busy line")
             #expect(JSONValue.parse(Data(refusal.utf8))?.errorCode == "busy")
             first = nil
-            #expect(eventually(timeout: 5) { server.counters.activeClients == 1 })
+            #expect(eventually(timeout: .seconds(5)) { server.counters.activeClients == 1 })
             let fourth = try TestClient(path: path)
             #expect(try fourth.request(#"{"command":"status"}"#).isOK)
         }
@@ -208,8 +209,8 @@ import Testing
             #expect(try other.request(#"{"command":"status"}"#).isOK)
 
             // The stuck client is closed once it has been stuck past the idle timeout.
-            #expect(eventually(timeout: 6) { server.counters.closedIdle >= 1 })
-            #expect(eventually(timeout: 2) { server.counters.queuedBytes == 0 })
+            #expect(eventually(timeout: .seconds(6)) { server.counters.closedIdle >= 1 })
+            #expect(eventually(timeout: .seconds(2)) { server.counters.queuedBytes == 0 })
             #expect(try other.request(#"{"command":"stats"}"#).isOK)
         }
     }

@@ -140,13 +140,4 @@ func withServer(
     withExtendedLifetime(dir) {}
 }
 
-/// Polls `condition` for up to `timeout` seconds.
-func eventually(timeout: Double, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(20_000)
-    }
-    return condition()
-}
 

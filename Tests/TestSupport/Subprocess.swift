@@ -64,14 +64,9 @@ public final class Subprocess: Sendable {
     public var standardOutput: String { out.text }
     public var standardError: String { err.text }
 
-    /// Polls until `condition` holds or `timeout` passes.
+    /// Polls until `condition` holds or `timeout` passes (`eventually`).
     public func wait(until condition: () -> Bool, timeout: Duration) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return condition()
+        eventually(timeout: timeout, condition)
     }
 
     /// Waits for exit; if the process outlives `timeout`, sends SIGTERM and,
