@@ -8,7 +8,8 @@
 //    aggregation costs;
 // 2. aggregate: `Aggregator.consume` alone, over records decoded beforehand
 //    into memory, in runs of 4096 (the pipeline's drain limit), default
-//    configuration; then the bucket close at the end.
+//    configuration (sketch mode); then the bucket close at the end. The same
+//    with `exact` set (`analyze --exact`), alternating with it.
 //
 // 3. snapshot: the daemon's state snapshot of the last run's aggregator
 //    (its rolling windows, and an alert stage fed every bucket of the
@@ -74,11 +75,30 @@ _ = Pipeline().run(source: open(), consumer: &collector)
 let records = collector.records
 
 var aggregateTimes: [Double] = []
+var exactTimes: [Double] = []
 var closeTimes: [Double] = []
 var daemonConfig = AggregationConfig()
 daemonConfig.maxSeriesBuckets = daemonConfig.windowBuckets.max() ?? 1440  // as SensorDaemon sets it
+var exactConfig = daemonConfig
+exactConfig.exact = true
 var last = Aggregator(config: daemonConfig)
+/// Times `Aggregator.consume` over all records, in runs of 4096.
+func aggregate(_ aggregator: inout Aggregator) -> Double {
+    seconds {
+        records.withUnsafeBufferPointer { all in
+            var start = 0
+            while start < all.count {
+                let end = min(start + 4096, all.count)
+                aggregator.consume(UnsafeBufferPointer(rebasing: all[start..<end]).span)
+                start = end
+            }
+        }
+    }
+}
 for _ in 0..<runs {
+    // Sketch mode (the default) and --exact alternate, so drift hits both alike.
+    var exactAggregator = Aggregator(config: exactConfig)
+    exactTimes.append(aggregate(&exactAggregator))
     var aggregator = Aggregator(config: daemonConfig)
     aggregateTimes.append(seconds {
         records.withUnsafeBufferPointer { all in
@@ -131,6 +151,7 @@ func line(_ name: String, _ times: [Double]) -> String {
 print("packets\t\(records.count)")
 print(line("read+decode", readTimes))
 print(line("aggregate", aggregateTimes))
+print(line("aggregate --exact", exactTimes))
 print("close\t\(String(format: "%.3f", median(closeTimes))) s")
 let windowBuckets = last.windows.map { "\($0.summaries.count)" }.joined(separator: "+")
 print("snapshot build\t\(String(format: "%.6f", median(buildTimes))) s\t(windows \(windowBuckets) buckets)")

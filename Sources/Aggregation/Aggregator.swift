@@ -42,6 +42,12 @@ public struct AggregationConfig: Sendable, Equatable {
     public var closedBucketQueue: Int = 0
     public var scan = ScanDetector.Config()
     public var backscatter = BackscatterDetector.Config()
+    /// Keep every per-packet exact table (`analyze --exact`): per-source
+    /// distinct destinations from the pair table instead of a sketch in the
+    /// source's entry, and top sources counted packet by packet instead of
+    /// once per source and bucket. Slower; the oracle the sketches are
+    /// checked against (docs/sketches.md).
+    public var exact: Bool = false
 
     public init() {}
 }
@@ -53,8 +59,32 @@ public struct SourceDetail: BoundedTableValue, Equatable {
     public var lastSeenNs: Int64 = 0
     /// Distinct (protocol, port/type) the source sent to.
     public var ports: UInt32 = 0
-    /// Distinct darknet destinations.
-    public var destinations: UInt32 = 0
+    /// Distinct darknet destinations: `exactDestinations` in `--exact` mode,
+    /// else the estimate of `destinationSketch` (docs/sketches.md).
+    public var destinations: UInt32 {
+        destinationSketch.isEmpty ? exactDestinations
+            : UInt32(min(Double(UInt32.max), destinationSketch.estimate.rounded()))
+    }
+    /// Distinct darknet destinations from the pair table (`--exact` only).
+    public var exactDestinations: UInt32 = 0
+    /// The source's distinct destinations as a 64-byte sketch (default mode).
+    public var destinationSketch = DestinationSketch()
+    /// Low 32 bits of (open bucket index + 1) when the source was last counted
+    /// in the per-bucket distinct-source sketches; 0: not yet.
+    var bucketMark: UInt32 = 0
+    /// Packets not yet added to the top-source summary (default mode: added
+    /// once per source at each bucket close, or when the entry is evicted).
+    var unflushedPackets: UInt32 = 0
+    /// Port-table rows + 1 of the source's four latest new ports (0: empty):
+    /// a packet to one of them skips the per-port distinct-source pair probe,
+    /// which has already counted it.
+    var recentRow0: UInt32 = 0
+    var recentRow1: UInt32 = 0
+    var recentRow2: UInt32 = 0
+    var recentRow3: UInt32 = 0
+    /// Port-table row + 1 whose per-bucket scan-source pair this source has
+    /// already inserted in the bucket of `bucketMark`.
+    var scanRowMark: UInt32 = 0
     /// Bit i set: the source sent a packet of `TrafficClass(rawValue: i)`.
     public var classMask: UInt8 = 0
     /// TCP SYN probes, and how many of them matched each fingerprint.
@@ -89,6 +119,18 @@ public struct SourceDetail: BoundedTableValue, Equatable {
     }
 
     public var classes: [TrafficClass] { TrafficClass.allCases.filter { classMask & (1 << $0.rawValue) != 0 } }
+
+    /// True if `tag` (row + 1) is not among the recent rows, which then
+    /// remember it (the oldest is forgotten).
+    @inline(__always)
+    mutating func rememberRow(_ tag: UInt32) -> Bool {
+        if recentRow0 == tag || recentRow1 == tag || recentRow2 == tag || recentRow3 == tag { return false }
+        recentRow3 = recentRow2
+        recentRow2 = recentRow1
+        recentRow1 = recentRow0
+        recentRow0 = tag
+        return true
+    }
 }
 
 /// One closed time bucket: the series' unit, and what windows, correlation
@@ -123,8 +165,22 @@ public struct Aggregator: Sendable {
     public let buckets: TimeBuckets
     let hasher: SeededHash
 
-    public private(set) var counters = PacketCounters()
-    public private(set) var classes = ClassCounts()
+    /// Every packet so far: the closed buckets' counters plus the open one's.
+    public var counters: PacketCounters {
+        var c = closedCounters
+        c.merge(bucketCounters)
+        return c
+    }
+    /// Packets per class so far: closed buckets plus the open one.
+    public var classes: ClassCounts {
+        var c = closedClasses
+        c.merge(bucketClasses)
+        return c
+    }
+    /// Counters and classes of the closed buckets (the open bucket's are
+    /// folded in when it closes: one set of counters a packet, not two).
+    var closedCounters = PacketCounters()
+    var closedClasses = ClassCounts()
     /// Packets per scanner fingerprint, indexed by raw value.
     public private(set) var fingerprints = [UInt64](repeating: 0, count: ScannerFingerprint.allCases.count)
     public private(set) var ports = PortTable()
@@ -147,6 +203,12 @@ public struct Aggregator: Sendable {
 
     // The open bucket.
     public private(set) var currentBucket: Int64?
+    /// The open bucket's time range [start, end): a packet inside it needs no
+    /// division to find its bucket. Empty (start > end) with no open bucket.
+    var openStartNs: Int64 = .max
+    var openEndNs: Int64 = .min
+    /// Low 32 bits of (open bucket index + 1), for `SourceDetail.bucketMark`.
+    var openMark: UInt32 = 0
     var bucketCounters = PacketCounters()
     var bucketClasses = ClassCounts()
     var bucketSources = HyperLogLog(precision: 12)
@@ -163,8 +225,6 @@ public struct Aggregator: Sendable {
     public internal(set) var windows: [RollingWindow]
     /// Summaries not yet taken by `takeClosedBuckets` (bounded: the oldest go first).
     var closedBuckets: [BucketSummary] = []
-    /// Ports listed per bucket in the series.
-    public var seriesTopPortsLimit: Int { config.seriesTopPorts }
 
     public init(config: AggregationConfig = AggregationConfig(), geoip: GeoIPDatabase? = nil) {
         self.config = config
@@ -211,49 +271,68 @@ public struct Aggregator: Sendable {
         add(r, keys: r.status == .ok ? keys(of: r) : RecordKeys())
     }
 
-    /// `add` with the record's keys already computed (only read when the record decoded).
-    @inline(__always)
-    mutating func add(_ r: PacketRecord, keys k: RecordKeys) {
-        let bucket = buckets.index(of: r.timestampNs)
+    /// Finds the bucket of a packet outside the open bucket's range: opens
+    /// the first bucket, closes the open one for a later packet, or counts a
+    /// late packet (which is then counted in the open bucket).
+    @inline(never)
+    mutating func enterBucket(of timestampNs: Int64) {
+        let bucket = buckets.index(of: timestampNs)
         if let open = currentBucket {
             if bucket > open {
                 closeBucket()
-                currentBucket = bucket
-            } else if bucket < open {
+                openBucket(bucket)
+            } else {
                 latePackets &+= 1
             }
         } else {
-            currentBucket = bucket
+            openBucket(bucket)
         }
-        counters.add(r)
+    }
+
+    mutating func openBucket(_ bucket: Int64) {
+        currentBucket = bucket
+        openStartNs = buckets.start(of: bucket)
+        openEndNs = openStartNs &+ buckets.lengthNs
+        openMark = UInt32(truncatingIfNeeded: bucket &+ 1)
+        if openMark == 0 { openMark = 1 }
+    }
+
+    /// `add` with the record's keys already computed (only read when the record decoded).
+    @inline(__always)
+    mutating func add(_ r: PacketRecord, keys k: RecordKeys) {
+        let time = r.timestampNs
+        if time < openStartNs || time >= openEndNs { enterBucket(of: time) }
         bucketCounters.add(r)
         guard r.status == .ok else { return }
 
         let source = k.source
         let trafficClass = k.trafficClass
         let fingerprint = Classifier.fingerprint(r)
-        classes.add(trafficClass)
         bucketClasses.add(trafficClass)
         fingerprints[Int(fingerprint.rawValue)] &+= 1
 
         let sourceHash = k.sourceHash
         let destinationHash = k.destinationHash
-        distinctSources.insert(hash: sourceHash)
-        if config.exactSourceCap > 0 && exactSourcesComplete {
-            if exactSources.count < config.exactSourceCap {
-                exactSources.insert(source)
-            } else if !exactSources.contains(source) {
-                exactSourcesComplete = false
-            }
-        }
-        bucketSources.insert(hash: sourceHash)
+        let exact = config.exact
         distinctDestinations.insert(hash: destinationHash)
-        topSources.add(source, hash: sourceHash)
+        if exact {
+            distinctSources.insert(hash: sourceHash)
+            bucketSources.insert(hash: sourceHash)
+            topSources.add(source, hash: sourceHash)
+        }
 
         var fresh = SourceDetail()
-        fresh.firstSeenNs = r.timestampNs
-        fresh.lastSeenNs = r.timestampNs
-        let placed = sourceDetails.findOrInsert(source, hash: sourceHash, initial: fresh)
+        fresh.firstSeenNs = time
+        fresh.lastSeenNs = time
+        // Default mode: an evicted source's packets not yet in the top-source
+        // summary go there now, unless it was a single-packet source (a
+        // spoofed flood evicts one on almost every packet, and a source of one
+        // packet never ranks among the top).
+        let placed = sourceDetails.findOrInsert(source, hash: sourceHash, initial: fresh,
+                                                reportEviction: { !exact && $0 > 1 })
+        if let evicted = placed.evicted, evicted.value.unflushedPackets > 0 {
+            topSources.add(evicted.key, count: UInt64(evicted.value.unflushedPackets))
+        }
         let slot = placed.slot
         var detail = sourceDetails[slot: slot]
         if placed.inserted {
@@ -264,9 +343,28 @@ public struct Aggregator: Sendable {
             detail.countryRow = UInt16(row)
             countries.addSource(row: row)
         }
+        if detail.bucketMark != openMark {
+            // The source's first packet in this bucket (or since it entered the
+            // table): the distinct-source sketches need it once a bucket, and
+            // inserting the same hash again would change nothing.
+            detail.bucketMark = openMark
+            detail.scanRowMark = 0
+            if !exact {
+                distinctSources.insert(hash: sourceHash)
+                bucketSources.insert(hash: sourceHash)
+            }
+            if config.exactSourceCap > 0 && exactSourcesComplete {
+                if exactSources.count < config.exactSourceCap {
+                    exactSources.insert(source)
+                } else if !exactSources.contains(source) {
+                    exactSourcesComplete = false
+                }
+            }
+        }
         detail.packets &+= 1
-        if r.timestampNs < detail.firstSeenNs { detail.firstSeenNs = r.timestampNs }
-        if r.timestampNs > detail.lastSeenNs { detail.lastSeenNs = r.timestampNs }
+        if !exact { detail.unflushedPackets &+= 1 }
+        if time < detail.firstSeenNs { detail.firstSeenNs = time }
+        if time > detail.lastSeenNs { detail.lastSeenNs = time }
         detail.classMask |= 1 << trafficClass.rawValue
         if r.ipProtocol == IPProtocolNumber.tcp && r.tcpFlags & (TCPFlag.syn | TCPFlag.ack) == TCPFlag.syn {
             detail.countSYN(fingerprint)
@@ -275,9 +373,11 @@ public struct Aggregator: Sendable {
         var port: UInt16 = 0
         if k.row >= 0 {
             let row = k.row
+            let rowTag = UInt32(truncatingIfNeeded: row &+ 1)
             port = PortTable.key(ofRow: row).port
             ports.count(row: row, bytes: r.wireLength, trafficClass: trafficClass)
-            if pairs.insert(portSourceKey(sourceHash, row)) {
+            // A port among the source's recent ones is already in the pair table.
+            if detail.rememberRow(rowTag) && pairs.insert(portSourceKey(sourceHash, row)) {
                 ports.addSource(row: row)
                 detail.ports &+= 1
             }
@@ -285,23 +385,32 @@ public struct Aggregator: Sendable {
                 ports.addDestination(row: row)
             }
             if trafficClass == .scan || trafficClass == .reflectionRecon {
-                if bucketPairs.insert(bucketScanSourceKey(sourceHash, row)) {
-                    ports.addBucketScanSource(row: row)
+                if detail.scanRowMark != rowTag {
+                    // Per-bucket scan sources of a port: once a source and port
+                    // a bucket (the mark only skips a pair already inserted).
+                    detail.scanRowMark = rowTag
+                    if bucketPairs.insert(bucketScanSourceKey(sourceHash, row)) {
+                        ports.addBucketScanSource(row: row)
+                    }
                 }
                 if r.ipProtocol == IPProtocolNumber.udp && watchedPortMask[Int(port)] {
                     bucketWatched.add(AddressPort(address: source, ipProtocol: r.ipProtocol, port: port))
                 }
             }
         }
-        if pairs.insert(sourceDestinationKey(sourceHash, destinationHash)) {
-            detail.destinations &+= 1
+        if exact {
+            if pairs.insert(sourceDestinationKey(sourceHash, destinationHash)) {
+                detail.exactDestinations &+= 1
+            }
+        } else {
+            detail.destinationSketch.insert(hash: destinationHash)
         }
         countries.count(row: Int(detail.countryRow), bytes: r.wireLength, trafficClass: trafficClass)
         sourceDetails[slot: slot] = detail
 
         switch trafficClass {
         case .scan, .reflectionRecon:
-            scans.observe(r, port: port, fingerprint: fingerprint, pairs: &pairs, hasher: hasher)
+            scans.observe(r, port: port, fingerprint: fingerprint, destinationHash: destinationHash, pairs: &pairs, hasher: hasher)
         case .backscatter:
             backscatter.observe(r)
         default:
@@ -349,13 +458,15 @@ public struct Aggregator: Sendable {
         let sourceHash = k.sourceHash
         let destinationHash = k.destinationHash
         let trafficClass = k.trafficClass
-        pairs.prefetch(sourceDestinationKey(sourceHash, destinationHash))
         sourceDetails.prefetch(hash: sourceHash)
-        topSources.prefetch(hash: sourceHash)
+        if config.exact {
+            pairs.prefetch(sourceDestinationKey(sourceHash, destinationHash))
+            topSources.prefetch(hash: sourceHash)
+        }
         if k.row >= 0 {
             let row = k.row
             ports.prefetch(row: row)
-            pairs.prefetch(portSourceKey(sourceHash, row))
+            if config.exact { pairs.prefetch(portSourceKey(sourceHash, row)) }
             pairs.prefetch(portDestinationKey(destinationHash, row))
             if trafficClass == .scan || trafficClass == .reflectionRecon {
                 bucketPairs.prefetch(bucketScanSourceKey(sourceHash, row))
@@ -372,8 +483,22 @@ public struct Aggregator: Sendable {
     /// `add`, the prefetch was merely wasted.
     @inline(__always)
     mutating func prefetchDependent(_ r: PacketRecord, _ k: RecordKeys) {
-        guard r.status == .ok, k.row >= 0, k.trafficClass == .scan || k.trafficClass == .reflectionRecon else { return }
-        scans.prefetchPair(r, port: PortTable.key(ofRow: k.row).port, pairs: pairs, hasher: hasher)
+        guard r.status == .ok, k.row >= 0 else { return }
+        if !config.exact {
+            // The per-port distinct-source pair is probed only for a port not
+            // among the source's recent ones (its entry was prefetched earlier).
+            let tag = UInt32(truncatingIfNeeded: k.row &+ 1)
+            if let slot = sourceDetails.slot(of: k.source, hash: k.sourceHash) {
+                let d = sourceDetails[slot: slot]
+                if d.recentRow0 != tag && d.recentRow1 != tag && d.recentRow2 != tag && d.recentRow3 != tag {
+                    pairs.prefetch(portSourceKey(k.sourceHash, k.row))
+                }
+            } else {
+                pairs.prefetch(portSourceKey(k.sourceHash, k.row))
+            }
+        }
+        guard k.trafficClass == .scan || k.trafficClass == .reflectionRecon else { return }
+        scans.prefetchPair(r, port: PortTable.key(ofRow: k.row).port, destinationHash: k.destinationHash, pairs: pairs, hasher: hasher)
     }
 
     /// Records ahead of `add` that `consume` prefetches table lines for, and
@@ -408,6 +533,7 @@ public struct Aggregator: Sendable {
     /// scan episodes and attacks that went silent.
     mutating func closeBucket() {
         guard let open = currentBucket else { return }
+        if !config.exact { flushTopSources() }
         let start = buckets.start(of: open)
         let end = start + buckets.lengthNs
         var touched = ports.takeBucket()
@@ -438,12 +564,30 @@ public struct Aggregator: Sendable {
             if closedBuckets.count >= config.closedBucketQueue { closedBuckets.removeFirst() }
             closedBuckets.append(summary)
         }
+        closedCounters.merge(bucketCounters)
+        closedClasses.merge(bucketClasses)
         bucketCounters = PacketCounters()
         bucketClasses = ClassCounts()
         bucketSources.reset()
         bucketPairEvictions &+= bucketPairs.evictions
         bucketPairs.removeAll()
         currentBucket = nil
+        openStartNs = .max
+        openEndNs = .min
+    }
+
+    /// Default mode: adds every source's packets of the closing bucket to the
+    /// top-source summary, one weighted Space-Saving update per source and
+    /// bucket instead of one per packet.
+    mutating func flushTopSources() {
+        var pending: [(IPAddress, UInt64)] = []
+        sourceDetails.updateEach { key, detail in
+            if detail.unflushedPackets > 0 {
+                pending.append((key, UInt64(detail.unflushedPackets)))
+                detail.unflushedPackets = 0
+            }
+        }
+        for (key, packets) in pending { topSources.add(key, count: packets) }
     }
 
     /// Bucket summaries closed since the last call, oldest first: what the

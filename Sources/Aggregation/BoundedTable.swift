@@ -396,6 +396,15 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
         }
     }
 
+    /// Calls `body` with every live entry's value to change in place, in slot
+    /// order (the eviction weights follow the new values).
+    public mutating func updateEach(_ body: (Key, inout Value) -> Void) {
+        for s in 0..<capacity where isLive(s) {
+            body(keys[s], &values[s])
+            weights[s] = values[s].evictionWeight
+        }
+    }
+
     /// The live entries, in slot order (deterministic for a given seed and
     /// update sequence).
     public var entries: Entries { Entries(table: self) }

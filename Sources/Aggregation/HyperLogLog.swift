@@ -79,21 +79,21 @@ public struct HyperLogLog: Sendable, Equatable {
         // Register values lie in 0...q+1.
         var histogram = [Int](repeating: 0, count: q + 2)
         for value in storage { histogram[Int(value)] += 1 }
-        let m = Double(storage.count)
-        var z = m * HyperLogLog.tau(Double(storage.count - histogram[q + 1]) / m)
+        return HyperLogLog.ertlEstimate(histogram: histogram, registerCount: storage.count, q: q)
+    }
+
+    /// Ertl's improved estimator (2017, algorithm 6) over a register
+    /// histogram: `histogram[k]` registers hold value k, for k in 0...q+1,
+    /// where q+1 means "q+1 or more" (a capped rank).
+    public static func ertlEstimate(histogram: [Int], registerCount: Int, q: Int) -> Double {
+        let m = Double(registerCount)
+        var z = m * HyperLogLog.tau(Double(registerCount - histogram[q + 1]) / m)
         for k in stride(from: q, through: 1, by: -1) {
             z = 0.5 * (z + Double(histogram[k]))
         }
         z += m * HyperLogLog.sigma(Double(histogram[0]) / m)
         // alpha_inf = 1 / (2 ln 2)
         return 0.721_347_520_444_481_7 * m * m / z
-    }
-
-    /// `estimate` with its one-standard-error bounds, for reporting.
-    public var estimateWithBounds: (estimate: Double, lower: Double, upper: Double) {
-        let e = estimate
-        let se = relativeStandardError * e
-        return (e, max(0, e - se), e + se)
     }
 
     static func sigma(_ x0: Double) -> Double {

@@ -29,6 +29,9 @@ public struct ScanDetector: Sendable {
         var fingerprint: ScannerFingerprint = .none
         /// Reported as newly qualified already.
         var announced = false
+        /// Names the episode in the pair table: a hash of its source,
+        /// protocol/port and start time, computed once when it starts.
+        var episodeHash: UInt64 = 0
         init() {}
         var evictionWeight: UInt64 { UInt64(destinations) << 32 | min(packets, 0xFFFF_FFFF) }
     }
@@ -62,31 +65,32 @@ public struct ScanDetector: Sendable {
         table.prefetch(hash: table.hasher.hash(AddressPort(address: r.source, ipProtocol: r.ipProtocol, port: port)))
     }
 
-    /// The pair-table key of (episode, destination): the episode is named by
-    /// its source, protocol/port and start time.
+    /// The episode's name in the pair table: its source, protocol/port and
+    /// start time, hashed once when the episode starts.
     @inline(__always)
-    func destinationPairKey(_ r: PacketRecord, port: UInt16, first: Int64, hasher: SeededHash) -> UInt64 {
-        let episode = hasher.hash(hasher.hash(r.source), UInt64(bitPattern: first))
-        return hasher.hash(episode, UInt64(r.ipProtocol) << 16 | UInt64(port), hasher.hash(r.destination))
+    func episodeHash(_ r: PacketRecord, port: UInt16, first: Int64, hasher: SeededHash) -> UInt64 {
+        hasher.hash(hasher.hash(r.source), UInt64(bitPattern: first), UInt64(r.ipProtocol) << 16 | UInt64(port))
     }
 
     /// Prefetches the destination pair `observe` will insert, if the
     /// episode's state is already in the table (a hint: see `Aggregator.prefetchDependent`).
     @inline(__always)
-    func prefetchPair(_ r: PacketRecord, port: UInt16, pairs: DistinctPairs, hasher: SeededHash) {
+    func prefetchPair(_ r: PacketRecord, port: UInt16, destinationHash: UInt64, pairs: DistinctPairs, hasher: SeededHash) {
         let key = AddressPort(address: r.source, ipProtocol: r.ipProtocol, port: port)
         let hash = table.hasher.hash(key)
         guard let slot = table.slot(of: key, hash: hash) else {
             // A new episode: it will start at this packet.
-            pairs.prefetch(destinationPairKey(r, port: port, first: r.timestampNs, hasher: hasher))
+            pairs.prefetch(hasher.hash(episodeHash(r, port: port, first: r.timestampNs, hasher: hasher), destinationHash))
             return
         }
-        pairs.prefetch(destinationPairKey(r, port: port, first: table[slot: slot].first, hasher: hasher))
+        pairs.prefetch(hasher.hash(table[slot: slot].episodeHash, destinationHash))
     }
 
-    /// Counts a scan-like packet (scan or reflection-recon class).
+    /// Counts a scan-like packet (scan or reflection-recon class);
+    /// `destinationHash` is the seeded hash of its destination by `hasher`.
     @inline(__always)
-    mutating func observe(_ r: PacketRecord, port: UInt16, fingerprint: ScannerFingerprint, pairs: inout DistinctPairs, hasher: SeededHash) {
+    mutating func observe(_ r: PacketRecord, port: UInt16, fingerprint: ScannerFingerprint, destinationHash: UInt64,
+                          pairs: inout DistinctPairs, hasher: SeededHash) {
         let key = AddressPort(address: r.source, ipProtocol: r.ipProtocol, port: port)
         var fresh = State()
         fresh.first = r.timestampNs
@@ -102,14 +106,15 @@ public struct ScanDetector: Sendable {
             close(key, state, ongoing: false)
             state = fresh
         }
-        state.packets &+= 1
-        if r.timestampNs > state.last { state.last = r.timestampNs }
-        if fingerprint != .none { state.fingerprint = fingerprint }
-        // The episode's start time names the episode in the pair table, so a
+        // The episode's start time is part of its name in the pair table, so a
         // new episode of the same key (after a timeout, an expiry at a bucket
         // boundary, or an eviction from this table) counts its destinations
         // afresh instead of finding the previous episode's pairs.
-        if pairs.insert(destinationPairKey(r, port: port, first: state.first, hasher: hasher)) { state.destinations &+= 1 }
+        if state.packets == 0 { state.episodeHash = episodeHash(r, port: port, first: state.first, hasher: hasher) }
+        state.packets &+= 1
+        if r.timestampNs > state.last { state.last = r.timestampNs }
+        if fingerprint != .none { state.fingerprint = fingerprint }
+        if pairs.insert(hasher.hash(state.episodeHash, destinationHash)) { state.destinations &+= 1 }
         if !state.announced && state.destinations >= config.minDestinations {
             let (ok, observed, internet) = qualifies(state)
             if ok {

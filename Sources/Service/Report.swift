@@ -497,6 +497,22 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
     public var backscatterCandidates: Table
     /// Packets whose timestamp fell before the open bucket (counted in it).
     public var latePackets: UInt64
+    /// `exact` (`analyze --exact`: per-packet exact tables) or `sketch` (the default).
+    public var mode: String
+    /// top_sources[].destinations: exact from the pair table in `exact` mode; else each is
+    /// estimated by a 128-register sketch in the source's entry (docs/sketches.md).
+    public var sourceDestinations: Sketch
+
+    public struct Sketch: Codable, Sendable, Equatable {
+        public var exact: Bool
+        /// One relative standard error of each estimate (0 when exact).
+        public var relativeStandardError: Double
+
+        enum CodingKeys: String, CodingKey {
+            case exact
+            case relativeStandardError = "relative_standard_error"
+        }
+    }
 
     public struct Table: Codable, Sendable, Equatable {
         public var capacity: Int
@@ -523,6 +539,9 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
         backscatterCandidates = Table(capacity: a.backscatter.config.capacity, evictions: a.backscatter.evictions,
                                       exact: a.backscatter.evictions == 0)
         latePackets = a.latePackets
+        mode = a.config.exact ? "exact" : "sketch"
+        sourceDestinations = Sketch(exact: a.config.exact,
+                                    relativeStandardError: a.config.exact ? 0 : DestinationSketch.relativeStandardError)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -532,6 +551,8 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
         case scanCandidates = "scan_candidates"
         case backscatterCandidates = "backscatter_candidates"
         case latePackets = "late_packets"
+        case mode
+        case sourceDestinations = "source_destinations"
     }
 }
 

@@ -49,6 +49,12 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: "Sensor name written in the export's header.")
     var sensorName: String = "darknetd"
 
+    @Option(name: .long, help: "Hashing key of the sketches: 32 hexadecimal digits, or 'random' (default: a fixed key, so a replay gives the same output).")
+    var hashSeed: String?
+
+    @Flag(name: .long, help: "Exact per-source tables instead of the sketches (slower; the oracle for docs/sketches.md's bounds).")
+    var exact = false
+
     func validate() throws {
         if pcap.isEmpty && !demo { throw ValidationError("give at least one capture with --pcap FILE, or --demo") }
         if !pcap.isEmpty && demo { throw ValidationError("--demo replaces --pcap; give one or the other") }
@@ -56,6 +62,9 @@ struct AnalyzeCommand: ParsableCommand {
         if maxLag < 0 || maxLag > 1000 { throw ValidationError("--max-lag must be within 0...1000") }
         if let sensorCountry, CountryCode(sensorCountry) == nil { throw ValidationError("--sensor-country: expected a 2-letter ISO code such as JP") }
         if feed == nil && feedFormat != "auto" { throw ValidationError("--feed-format needs --feed") }
+        if let hashSeed, hashSeed != "random", SeededHash(hexSeed: hashSeed) == nil {
+            throw ValidationError("--hash-seed: expected 32 hexadecimal digits or 'random', got \"\(hashSeed)\"")
+        }
     }
 
     func run() throws {
@@ -86,6 +95,8 @@ struct AnalyzeCommand: ParsableCommand {
             throw fail(error.description)
         }
         var config = aggregation.config()
+        config.exact = exact
+        if let hashSeed { config.hashSeed = hashSeed == "random" ? SeededHash.random() : SeededHash(hexSeed: hashSeed)! }
         var feedInput: (events: [FeedEvent], status: FeedStatus)?
         if let feed {
             do {
