@@ -80,6 +80,10 @@ public struct SeededHash: Sendable, BitwiseCopyable, Equatable, CustomStringConv
     }
 
     /// The seed as 32 hex digits (round-trips through `init(hexSeed:)`).
+    /// Names the key without revealing it: the key's hash of a fixed input.
+    /// Snapshots record it, so state made under another key is not restored.
+    public var keyID: UInt64 { hash(UInt64(0x6B65_7949_4420_7631), UInt64(0x6461_726B_6E65_7464)) }
+
     public var description: String {
         func hex(_ v: UInt64) -> String {
             let s = String(v, radix: 16)

@@ -12,12 +12,16 @@ public struct DaemonSnapshot: Codable, Sendable {
     public var windows: [RollingWindow]
     public var alerts: AlertEngine
     public var gate: AlertGate
+    /// `SeededHash.keyID` of the key the windows' sketches were made with;
+    /// nil in snapshots from before it was recorded (made with the default key).
+    public var hashKeyID: UInt64?
 
-    public init(savedNs: Int64, windows: [RollingWindow], alerts: AlertEngine, gate: AlertGate) {
+    public init(savedNs: Int64, windows: [RollingWindow], alerts: AlertEngine, gate: AlertGate, hashKeyID: UInt64? = nil) {
         self.savedNs = savedNs
         self.windows = windows
         self.alerts = alerts
         self.gate = gate
+        self.hashKeyID = hashKeyID
     }
 }
 

@@ -280,6 +280,6 @@ public final class LiveAggregation: @unchecked Sendable {
     func saveSnapshot() {
         guard let snapshots else { return }
         snapshots.submit(DaemonSnapshot(savedNs: LiveAggregation.now(), windows: aggregator.windows,
-                                        alerts: stage.engine, gate: stage.gate))
+                                        alerts: stage.engine, gate: stage.gate, hashKeyID: aggregator.config.hashSeed.keyID))
     }
 }

@@ -83,7 +83,16 @@ public final class SensorDaemon: Sendable {
         }
 
         // 3. Aggregation, alerts, feed, restored state.
-        var aggregationConfig = c.aggregationConfig()
+        let stateDirectoryReady: Bool
+        do {
+            try FileManager.default.createDirectory(atPath: c.state.directory, withIntermediateDirectories: true)
+            stateDirectoryReady = true
+        } catch {
+            logger.warning("state directory unusable, snapshots disabled: \(error)")
+            stateDirectoryReady = false
+        }
+        let hashKey = SensorDaemon.hashKey(c, stateDirectoryReady: stateDirectoryReady, logger: logger)
+        var aggregationConfig = c.aggregationConfig(seedIfUnset: hashKey)
         aggregationConfig.closedBucketQueue = 4096
         // The daemon reads windows, not a whole-period series: keep the series to the longest window.
         aggregationConfig.maxSeriesBuckets = aggregationConfig.windowBuckets.max() ?? 1440
@@ -93,12 +102,14 @@ public final class SensorDaemon: Sendable {
         stage.disable(disabled)
 
         var snapshots: SnapshotStore<DaemonSnapshot>?
-        do {
-            try FileManager.default.createDirectory(atPath: c.state.directory, withIntermediateDirectories: true)
+        if stateDirectoryReady {
             let store = SnapshotStore<DaemonSnapshot>(directory: c.state.directory, name: "darknetd.state",
                                                       payloadVersion: DaemonSnapshot.payloadVersion)
             snapshots = store
             switch store.load() {
+            case .restored(let saved) where (saved.hashKeyID ?? AggregationConfig().hashSeed.keyID) != aggregationConfig.hashSeed.keyID:
+                logger.warning("saved state ignored: it was made under another hash key", metadata: [
+                    "saved": "\(RFC3339.format(saved.savedNs))"])
             case .restored(let saved):
                 let windowsRestored = aggregator.restoreWindows(saved.windows)
                 stage.restore(engine: saved.alerts, gate: saved.gate, engineConfig: engineConfig, gateConfig: gateConfig)
@@ -109,8 +120,6 @@ public final class SensorDaemon: Sendable {
             case .rejected(let why):
                 logger.warning("saved state ignored: \(why)")
             }
-        } catch {
-            logger.warning("state directory unusable, snapshots disabled: \(error)")
         }
 
         var follower: FeedFollower?
@@ -178,6 +187,26 @@ public final class SensorDaemon: Sendable {
     }
 
     /// The alert engine's and gate's settings, and the disabled rules, from the configuration.
+    /// The hashing key: `aggregation.hash_seed` if set, else the key kept in
+    /// the state directory (made at the first start). Without a usable state
+    /// directory, a random key for this run only (snapshots are off then anyway).
+    static func hashKey(_ c: SensorConfiguration, stateDirectoryReady: Bool, logger: Logger) -> SeededHash {
+        if let configured = c.aggregation.hashSeed { return configured }
+        guard stateDirectoryReady else { return SeededHash.random() }
+        do throws(SnapshotError) {
+            switch try HashKeyFile.loadOrCreate(directory: c.state.directory) {
+            case .loaded(let key):
+                return key
+            case .created(let key):
+                logger.notice("made a new random hash key", metadata: ["path": "\(c.state.directory)/\(HashKeyFile.name)"])
+                return key
+            }
+        } catch {
+            logger.error("hash key unusable, using a random key for this run: \(error)")
+            return SeededHash.random()
+        }
+    }
+
     public static func alertConfigs(_ c: SensorConfiguration) -> (AlertEngineConfig, AlertGateConfig, Set<String>) {
         var engine = AlertEngineConfig()
         func apply(_ rule: AlertRuleID, to config: inout SurgeRuleConfig) {

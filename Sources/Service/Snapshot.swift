@@ -74,50 +74,11 @@ public struct SnapshotStore<Payload: Codable>: Sendable {
         }
         let bytes = SnapshotStore.frame(payload: body, payloadVersion: payloadVersion)
 
-        let temporary = directory + "/" + temporaryPrefix + "\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SnapshotError.posix("open", temporary) }
-        var written = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            while written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                written += n
-            }
-            return true
-        }
-        guard ok else {
-            let error = SnapshotError.posix("write", temporary)
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        guard fsync(fd) == 0 else {
-            let error = SnapshotError.posix("fsync", temporary)
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        guard close(fd) == 0 else {
-            let error = SnapshotError.posix("close", temporary)
-            unlink(temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            let error = SnapshotError.posix("rename", path)
-            unlink(temporary)
-            throw error
-        }
-        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dirfd >= 0 else { throw SnapshotError.posix("open", directory) }
-        defer { close(dirfd) }
-        guard fsync(dirfd) == 0 else { throw SnapshotError.posix("fsync", directory) }
+        try AtomicFile.replace(bytes, to: path, directory: directory, temporaryPrefix: temporaryPrefix)
         removeLeftovers()
         return bytes.count
     }
+
 
     /// Removes temporary files left by writers that died mid-save.
     func removeLeftovers() {
@@ -282,5 +243,55 @@ public enum CRC32C {
             for byte in bytes { crc = t[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
         }
         return crc ^ 0xFFFF_FFFF
+    }
+}
+
+/// Files replaced whole or not at all (snapshots, the hash key).
+enum AtomicFile {
+    /// Writes `bytes` to `path` atomically: a new 0600 file in `directory`,
+    /// written, fsynced and renamed over `path`, then the directory fsynced.
+    static func replace(_ bytes: [UInt8], to path: String, directory: String,
+                        temporaryPrefix: String) throws(SnapshotError) {
+        let temporary = directory + "/" + temporaryPrefix + "\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SnapshotError.posix("open", temporary) }
+        var written = 0
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                written += n
+            }
+            return true
+        }
+        guard ok else {
+            let error = SnapshotError.posix("write", temporary)
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        guard fsync(fd) == 0 else {
+            let error = SnapshotError.posix("fsync", temporary)
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        guard close(fd) == 0 else {
+            let error = SnapshotError.posix("close", temporary)
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = SnapshotError.posix("rename", path)
+            unlink(temporary)
+            throw error
+        }
+        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirfd >= 0 else { throw SnapshotError.posix("open", directory) }
+        defer { close(dirfd) }
+        guard fsync(dirfd) == 0 else { throw SnapshotError.posix("fsync", directory) }
     }
 }

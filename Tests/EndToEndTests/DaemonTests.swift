@@ -198,9 +198,20 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: socket))
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("state/darknetd.state").path))
 
-        // A restart restores the windows and baselines.
+        // No hash_seed configured: a random key was made in the state directory,
+        // private to the daemon's user.
+        let keyPath = dir.appendingPathComponent("state/hash.key").path
+        let key = try String(contentsOfFile: keyPath, encoding: .utf8)
+        #expect(key.count == 33 && key.hasSuffix("\n"), "\(key)")
+        #expect(key.trimmingCharacters(in: .newlines) != "6461726b6e65743153454e534f522d31")  // not the public default key
+        let mode = (try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        #expect(daemon.standardError.contains("made a new random hash key"))
+
+        // A restart reuses the key, so it restores the windows and baselines.
         let again = try Subprocess(exe, args, environment: environment)
         #expect(again.wait(until: { again.standardError.contains("state restored") }, timeout: .seconds(30)), "\(again.standardError)")
+        #expect(try String(contentsOfFile: keyPath, encoding: .utf8) == key)
         // SIGHUP and SIGUSR1 during start-up (right after the restore, before the
         // service group traps them) are ignored, and SIGTERM then still ends in a
         // graceful stop.
