@@ -27,6 +27,8 @@
  *
  *   mode=ring threads=1 packets=N seconds=S pps=P errors=E skipped=K
  *
+ * seconds: from the first frame to the last handed over (the TX ring's frames
+ * still in flight then are waited for, up to a second, but not timed).
  * packets: frames the interface's driver took (for a veth this includes
  * frames the peer then drops; see its rx_dropped). errors: failed send calls
  * (ENOBUFS, EAGAIN) and frames the kernel refused; counted, not fatal.
@@ -374,6 +376,7 @@ static bool transient(int err) {
 struct run {
     const struct options *o;
     double start, deadline, last_progress;
+    double end;             /* when the last frame was handed over (before the TX ring's drain) */
     uint64_t attempted;     /* frames handed to the kernel, sent or not: the pacing clock */
 };
 
@@ -394,13 +397,16 @@ static unsigned next_batch(struct run *r, unsigned batch) {
     uint64_t n = batch;
     if (r->o->count != 0 && r->o->count - r->attempted < n) n = r->o->count - r->attempted;
     if (r->o->rate != 0) {
-        double due = r->start + (double)r->attempted / (double)r->o->rate;
-        double now = now_seconds();
-        if (r->o->duration != 0 && due >= r->deadline) {
-            sleep_until(r->deadline); /* the next batch is due after the end */
-            return 0;
+        if (r->o->duration != 0) { /* rate x duration frames in all, not a batch more */
+            uint64_t total = (uint64_t)((double)r->o->rate * r->o->duration);
+            if (total <= r->attempted) {
+                sleep_until(r->deadline);
+                return 0;
+            }
+            if (total - r->attempted < n) n = total - r->attempted;
         }
-        if (due > now) sleep_until(due);
+        double due = r->start + (double)r->attempted / (double)r->o->rate;
+        if (due > now_seconds()) sleep_until(due);
     }
     return (unsigned)n;
 }
@@ -452,6 +458,7 @@ static void run_mmsg(int fd, const struct frames *f, size_t next, struct run *r,
         r->attempted += done;
         next = (next + done) % f->n;
     }
+    r->end = now_seconds();
 }
 
 /* The TPACKET_V2 TX ring. */
@@ -603,8 +610,11 @@ static void run_ring(int fd, const struct frames *f, size_t next, struct run *r,
         r->attempted += filled;
         kick(fd, r, t);
     }
-    /* Drain: let the kernel finish what is in the ring (at most a second), then count it. */
-    double until = now_seconds() + 1.0;
+    /* Drain: let the kernel finish what is in the ring (at most a second), then
+     * count it. The run's time ends before the drain: completions can lag
+     * (freed skbs may wait on the next softirq), the sending does not. */
+    r->end = now_seconds();
+    double until = r->end + 1.0;
     for (;;) {
         bool pending = false;
         for (unsigned i = 0; i < ring.frame_nr; i++)
@@ -628,6 +638,7 @@ struct worker {
     int fd;
     double start;
     struct totals t;
+    double end;
     pthread_t thread;
 };
 
@@ -636,6 +647,7 @@ static void *worker_main(void *arg) {
     struct run r = {.o = &w->o, .start = w->start, .deadline = w->start + w->o.duration, .last_progress = w->start};
     if (w->o.mode == MODE_RING) run_ring(w->fd, w->f, w->first, &r, &w->t);
     else run_mmsg(w->fd, w->f, w->first, &r, &w->t);
+    w->end = r.end;
     return NULL;
 }
 
@@ -681,6 +693,7 @@ int main(int argc, char **argv) {
         }
     }
     struct totals t = {0};
+    double end = start;
     for (unsigned i = 0; i < o.threads; i++) {
         int rc = pthread_join(workers[i].thread, NULL);
         if (rc != 0) {
@@ -689,9 +702,10 @@ int main(int argc, char **argv) {
         }
         t.sent += workers[i].t.sent;
         t.errors += workers[i].t.errors;
+        if (workers[i].end > end) end = workers[i].end;
         if (close(workers[i].fd) != 0) perror("afpacket_gen: close");
     }
-    double seconds = now_seconds() - start;
+    double seconds = end - start;
 
     printf("mode=%s threads=%u packets=%llu seconds=%.3f pps=%.0f errors=%llu skipped=%llu\n",
            o.mode == MODE_RING ? "ring" : "mmsg", o.threads, (unsigned long long)t.sent, seconds,
