@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Synth"]),
         .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation", "Interchange"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Capture", "Decoding", "Synth"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Alerts", "Capture", "Decoding", "Synth"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange", "Synth", "TestSupport", "CSensorShims"]),
         .testTarget(name: "InterchangeTests", dependencies: ["Interchange"]),
         .testTarget(
