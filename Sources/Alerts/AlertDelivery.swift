@@ -31,6 +31,9 @@ public struct DeliveryConfig: Sendable, Equatable {
     /// At most one "sink down" log line per this interval (outages in between are counted
     /// and named in the next line).
     public var downLogIntervalNs: Int64
+    /// A full receiver (EAGAIN, ENOBUFS: a burst beyond the socket's queue) is an outage only
+    /// once it lasts this long; before, its alerts wait and are retried all the same.
+    public var busyGraceNs: Int64 = 5_000_000_000
 
     public init(queueLimit: Int = 1000, initialBackoffNs: Int64 = 250_000_000, maxBackoffNs: Int64 = 10_000_000_000,
                 downLogIntervalNs: Int64 = 60_000_000_000) {
@@ -53,10 +56,12 @@ public struct SinkCounters: Sendable, Equatable {
     public var dropped: UInt64 = 0
     /// Of `dropped`: failures that retrying cannot fix (EMSGSIZE, encoding).
     public var rejected: UInt64 = 0
-    /// Whether the last attempt failed.
+    /// Whether the sink is down: attempts fail (a full receiver: for `busyGraceNs` already).
     public var down = false
     /// The last failure, if any.
     public var lastError: SystemCallError?
+
+    public init() {}
 }
 
 /// A sink going down or coming back, for the operator's log.
@@ -98,6 +103,8 @@ public final class AlertSink: Sendable {
         var nextAttemptNs: Int64 = .min
         var backoffNs: Int64 = 0
         var downSinceNs: Int64 = 0
+        /// First failure since the last delivery; nil while deliveries work.
+        var failingSinceNs: Int64?
         var downLogged = false
         var lastDownLogNs: Int64?
         var unloggedOutages = 0
@@ -167,6 +174,7 @@ public final class AlertSink: Sendable {
                 }
                 s.backoffNs = 0
                 s.nextAttemptNs = .min
+                s.failingSinceNs = nil
             case .failed(let error, let retryable):
                 s.counters.failedAttempts += 1
                 s.counters.lastError = error
@@ -176,9 +184,12 @@ public final class AlertSink: Sendable {
                     s.counters.rejected += 1
                     continue
                 }
-                if !s.counters.down {
+                let failingSince = s.failingSinceNs ?? nowNs
+                s.failingSinceNs = failingSince
+                let busy = [EAGAIN, EWOULDBLOCK, ENOBUFS].contains(error.errno)
+                if !s.counters.down && (!busy || nowNs - failingSince >= config.busyGraceNs) {
                     s.counters.down = true
-                    s.downSinceNs = nowNs
+                    s.downSinceNs = failingSince
                     s.droppedAtDown = s.counters.dropped
                     if let last = s.lastDownLogNs, nowNs - last < config.downLogIntervalNs {
                         s.downLogged = false
