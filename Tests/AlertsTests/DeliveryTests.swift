@@ -166,7 +166,7 @@ func keys(ofLocalLines lines: [String]) -> [String] {
         #expect(c.lastError?.errno == ENOSPC)
     }
 
-    @Test func anAlertTooLargeForever_IsDroppedAndCountedNotRetried() throws {
+    @Test func anAlertThatCanNeverFitIsDroppedAndCountedNotRetried() throws {
         struct TooLarge: AlertTransport {
             func deliver(_ alert: Alert) -> DeliveryResult { .failure(SystemCallError("sendto", EMSGSIZE)) }
         }
