@@ -58,16 +58,18 @@ let package = Package(
         // Text interchange shared by feeds, alerts and reports: RFC 3339 times,
         // calendar arithmetic, a schema-less JSON value.
         .target(name: "Interchange"),
-        // Alert rules, baselines, dedup/rate limiting and sinks (syslog, JSON lines).
-        // Deliberately independent of Aggregation: its inputs are its own neutral values.
-        .target(name: "Alerts", dependencies: ["Decoding", "Interchange"]),
+        // Alert rules, baselines, dedup/rate limiting, delivery queues and sinks (syslog in the
+        // local, journal or RFC 5424 format; JSON lines). Deliberately independent of
+        // Aggregation: its inputs are its own neutral values. CSensorShims: memfd and SCM_RIGHTS.
+        .target(name: "Alerts", dependencies: ["Decoding", "Interchange", "CSensorShims"]),
         // Pure math comparing the sensor's per-bucket series with an external feed's:
         // alignment, Pearson/Spearman with p-values, lagged correlation, overlap, locality.
         .target(name: "Correlation"),
         // External observation feeds (NORSE IPViking, CSV, another sensor's export, Cowrie):
         // line parsers, a tail -F follower, and per-bucket feed series for correlation.
         .target(name: "Feed", dependencies: ["Decoding", "GeoIP", "Aggregation", "Interchange"]),
-        // C calls Swift cannot make directly (variadic prctl, raw capset, mallopt, malloc_trim); every symbol prefixed csensor_.
+        // C calls Swift cannot make directly (variadic prctl, raw capset, mallopt, malloc_trim,
+        // memfd sealing, SCM_RIGHTS); every symbol prefixed csensor_.
         .target(name: "CSensorShims"),
         // Pipeline wiring, reports, feed comparison, configuration, state snapshots,
         // stats socket, sd_notify, privilege drop.
@@ -117,8 +119,8 @@ let package = Package(
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Synth"]),
         .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Aggregation", "Interchange"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Capture", "Decoding", "Synth"]),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange", "Synth", "TestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Aggregation", "Alerts", "Capture", "Decoding", "Synth"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange", "Synth", "TestSupport", "CSensorShims"]),
         .testTarget(name: "InterchangeTests", dependencies: ["Interchange"]),
         .testTarget(
             name: "StatsSocketTests",

@@ -21,19 +21,22 @@ public enum AlertJSON {
 
 public struct JSONLinesCounters: Sendable, Equatable {
     public var written: UInt64 = 0
-    /// Alerts not written (open, encode or write failure).
+    /// Attempts that failed (open, encode or write failure).
     public var failed: UInt64 = 0
     public var reopens: UInt64 = 0
+    /// errno of the last failure, 0 if none.
+    public var lastErrno: Int32 = 0
 }
 
 /// Appends one JSON object per alert to a file opened with O_APPEND (each line is one
 /// write(2), so concurrent appenders do not interleave within a line). `reopen()` after
-/// log rotation starts a new file at the same path. Write failures are counted, never
-/// thrown; a failed file is reopened on the next write.
-public final class JSONLinesWriter: Sendable {
+/// log rotation starts a new file at the same path. `deliver` makes one attempt and says
+/// what happened (a full disk is ENOSPC, retryable: the line is cut back, never left torn);
+/// a failed file is reopened on the next attempt. File calls: `SinkSocket`.
+public final class JSONLinesWriter: AlertTransport {
     public let path: String
     private struct State {
-        var handle: FileHandle?
+        var fd: Int32
         var counters = JSONLinesCounters()
         let encoder = AlertJSON.encoder()
     }
@@ -42,14 +45,14 @@ public final class JSONLinesWriter: Sendable {
     /// Opens (creating with mode 0644) `path`; throws if it cannot, so a bad path fails at startup.
     public init(path: String) throws {
         self.path = path
-        let handle = try Self.open(path)
-        state = Mutex(State(handle: handle))
+        let fd = try Self.open(path)
+        state = Mutex(State(fd: fd))
     }
 
     deinit {
         state.withLock { s in
-            try? s.handle?.close()
-            s.handle = nil
+            SinkSocket.close(s.fd)
+            s.fd = -1
         }
     }
 
@@ -57,29 +60,41 @@ public final class JSONLinesWriter: Sendable {
 
     @discardableResult
     public func write(_ alert: Alert) -> Bool {
+        deliver(alert) == .delivered
+    }
+
+    public func deliver(_ alert: Alert) -> DeliveryResult {
         state.withLock { s in
-            guard var data = try? s.encoder.encode(alert) else {
+            guard let data = try? s.encoder.encode(alert) else {
                 s.counters.failed += 1
-                return false
+                s.counters.lastErrno = EINVAL
+                return .failed(SystemCallError("encode", EINVAL), retryable: false)
             }
-            data.append(0x0A)
-            if s.handle == nil {
-                s.handle = try? Self.open(path)
-                if s.handle != nil { s.counters.reopens += 1 }
+            var line = [UInt8](data)
+            line.append(0x0A)
+            if s.fd < 0 {
+                switch SinkSocket.openAppend(path) {
+                case .success(let fd):
+                    s.fd = fd
+                    s.counters.reopens += 1
+                case .failure(let error):
+                    s.counters.failed += 1
+                    s.counters.lastErrno = error.errno
+                    return .failed(error, retryable: true)
+                }
             }
-            guard let handle = s.handle else {
-                s.counters.failed += 1
-                return false
-            }
-            do {
-                try handle.write(contentsOf: data)
+            switch SinkSocket.append(s.fd, line) {
+            case .success:
                 s.counters.written += 1
-                return true
-            } catch {
+                return .delivered
+            case .failure(let error):
                 s.counters.failed += 1
-                try? handle.close()
-                s.handle = nil
-                return false
+                s.counters.lastErrno = error.errno
+                if error.errno != ENOSPC && error.errno != EDQUOT {
+                    SinkSocket.close(s.fd)
+                    s.fd = -1
+                }
+                return .failed(error, retryable: true)
             }
         }
     }
@@ -88,8 +103,8 @@ public final class JSONLinesWriter: Sendable {
     public func reopen() throws {
         let fresh = try Self.open(path)
         state.withLock { s in
-            try? s.handle?.close()
-            s.handle = fresh
+            SinkSocket.close(s.fd)
+            s.fd = fresh
             s.counters.reopens += 1
         }
     }
@@ -99,9 +114,10 @@ public final class JSONLinesWriter: Sendable {
         public var errno: Int32
     }
 
-    private static func open(_ path: String) throws -> FileHandle {
-        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw OpenError(path: path, errno: errno) }
-        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    private static func open(_ path: String) throws -> Int32 {
+        switch SinkSocket.openAppend(path) {
+        case .success(let fd): return fd
+        case .failure(let error): throw OpenError(path: path, errno: error.errno)
+        }
     }
 }

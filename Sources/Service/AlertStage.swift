@@ -110,6 +110,10 @@ public struct AlertStage: Sendable {
 
     public mutating func disable(_ rules: Set<String>) { disabledRules = rules }
 
+    /// The daemon's timer: alerts waiting in a sink's retry queue are retried once its
+    /// backoff is over, even when no new alert comes. Call it about once a second.
+    public func retryDeliveries() { sinks?.retry() }
+
     mutating func emit(_ alert: Alert) {
         if disabledRules.contains(alert.rule.rawValue) {
             disabledCount += 1
@@ -122,19 +126,29 @@ public struct AlertStage: Sendable {
     }
 }
 
-/// Where alerts go besides the report: syslog and/or a JSON-lines file.
+/// Where alerts go besides the report: syslog and/or a JSON-lines file, each behind its own
+/// retry queue (`AlertSink`): an alert a sink cannot take now waits there, in order, and is
+/// retried by the next alert or by `retry` (the daemon's one-second tick).
 public final class AlertSinks: Sendable {
-    public let syslog: SyslogWriter?
-    public let jsonLines: JSONLinesWriter?
+    public let syslog: AlertSink?
+    public let jsonLines: AlertSink?
 
-    public init(syslog: SyslogWriter?, jsonLines: JSONLinesWriter?) {
+    public init(syslog: AlertSink?, jsonLines: AlertSink?) {
         self.syslog = syslog
         self.jsonLines = jsonLines
     }
 
+    /// The sinks with their metric labels, in a fixed order.
+    public var all: [AlertSink] { [syslog, jsonLines].compactMap { $0 } }
+
     func send(_ alert: Alert) {
-        _ = syslog?.send(alert)
-        _ = jsonLines?.write(alert)
+        let now = AlertSink.monotonicNs()
+        for sink in all { sink.submit(alert, nowNs: now) }
+    }
+
+    /// Retries every sink whose backoff is over; cheap when nothing waits.
+    public func retry(nowNs: Int64 = AlertSink.monotonicNs()) {
+        for sink in all { sink.retry(nowNs: nowNs) }
     }
 }
 

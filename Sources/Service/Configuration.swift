@@ -107,6 +107,10 @@ public struct SensorConfiguration: Sendable, Equatable {
         public var cooldownSeconds: Int64 = 900
         /// Alerts sent per minute at most, all rules together.
         public var ratePerMinute: Int = 20
+        /// Each sink's retry queue: alerts waiting at most (the oldest dropped beyond it).
+        public var queueLimit: Int = 1000
+        /// Longest wait between two attempts at a sink that is down (the wait doubles from 0.25 s up to this).
+        public var retryMaxBackoffSeconds: Int64 = 10
         /// Every rule, always present (absent from the YAML: the engine's defaults).
         public var rules: [AlertRuleID: AlertRuleSettings] =
             Dictionary(uniqueKeysWithValues: AlertRuleID.configurable.map { ($0, AlertRuleSettings()) })
@@ -114,10 +118,44 @@ public struct SensorConfiguration: Sendable, Equatable {
 
         public struct Syslog: Sendable, Equatable {
             public var enabled: Bool = true
-            /// The syslog socket (datagram).
+            /// The local syslog socket (datagram), for the `local` and `rfc5424` formats.
             public var socket: String = "/dev/log"
             public var facility: SyslogFacility = .daemon
+            /// How alerts are written (see `Format`).
+            public var format: Format = .auto
+            /// A remote collector, `udp://HOST:PORT` or `tcp://HOST:PORT`; nil: the local socket.
+            public var target: String?
+            /// journald's native socket, for the `journal` format.
+            public var journalSocket: String = "/run/systemd/journal/socket"
             public init() {}
+
+            public enum Format: String, Sendable, Equatable, CaseIterable {
+                /// `rfc5424` with a remote target; else `journal` under systemd
+                /// (`JOURNAL_STREAM` or `INVOCATION_ID` set); else `local`.
+                case auto
+                /// The line logger(1) sends to /dev/log, attributes as key=value.
+                case local
+                /// journald's native protocol, one field per attribute.
+                case journal
+                /// RFC 5424 with structured data.
+                case rfc5424
+            }
+
+            /// What `format: auto` and the target come to in an environment
+            /// (the daemon's: `ProcessInfo.processInfo.environment`).
+            public func resolved(environment: [String: String]) -> SyslogConfig {
+                let remote = target.flatMap(SyslogTarget.init(parsing:))
+                let underSystemd = environment["JOURNAL_STREAM"] != nil || environment["INVOCATION_ID"] != nil
+                let chosen: SyslogMessageFormat
+                switch format {
+                case .auto: chosen = remote != nil ? .rfc5424 : (underSystemd ? .journal : .local)
+                case .local: chosen = .local
+                case .journal: chosen = .journal
+                case .rfc5424: chosen = .rfc5424
+                }
+                let destination: SyslogTarget = remote ?? (chosen == .journal ? .unix(journalSocket) : .unix(socket))
+                return SyslogConfig(target: destination, format: chosen, facility: facility)
+            }
         }
     }
 

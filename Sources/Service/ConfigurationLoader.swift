@@ -357,6 +357,23 @@ final class Reader {
         if let s = m.section("syslog") {
             s.bool("enabled", &a.syslog.enabled)
             s.string("socket", &a.syslog.socket, nonEmpty: true)
+            s.string("journal_socket", &a.syslog.journalSocket, nonEmpty: true)
+            s.optionalString("target", &a.syslog.target) { text in
+                if let t = SyslogTarget(parsing: text), t.isRemote { return nil }
+                return "expected udp://HOST:PORT or tcp://HOST:PORT (the local socket is alerts.syslog.socket)"
+            }
+            if let node = s.value("format"), let text = s.scalarText(node, "format", expected: "a syslog format") {
+                if let format = SensorConfiguration.Alerts.Syslog.Format(rawValue: text) {
+                    if format == .journal && a.syslog.target != nil {
+                        issue(s.key("format"), node, "journal is written to the local journald socket; it cannot go to alerts.syslog.target")
+                    } else {
+                        a.syslog.format = format
+                    }
+                } else {
+                    let names = SensorConfiguration.Alerts.Syslog.Format.allCases.map(\.rawValue).joined(separator: ", ")
+                    issue(s.key("format"), node, "expected one of \(names), got \"\(text)\"")
+                }
+            }
             if let node = s.value("facility"), let text = s.scalarText(node, "facility", expected: "a syslog facility") {
                 if let facility = SyslogFacility(name: text) {
                     a.syslog.facility = facility
@@ -369,6 +386,15 @@ final class Reader {
         m.optionalString("json_file", &a.jsonFile)
         m.duration("cooldown", &a.cooldownSeconds, max: 7 * 86_400)
         m.int("rate_per_minute", &a.ratePerMinute, 1...100_000)
+        m.int("queue_limit", &a.queueLimit, 1...1_000_000)
+        var backoff = a.retryMaxBackoffSeconds
+        if m.duration("retry_max_backoff", &backoff, max: 3600) {
+            if backoff < 1, let node = m.value("retry_max_backoff") {
+                issue(m.key("retry_max_backoff"), node, "must be at least 1s")
+            } else {
+                a.retryMaxBackoffSeconds = backoff
+            }
+        }
         if let rules = m.section("rules") {
             for (name, keyNode, valueNode) in rules.entries {
                 guard let id = AlertRuleID(rawValue: name), id != .alertRateLimited else {

@@ -33,11 +33,14 @@ public struct DaemonStatsProvider: StatsProvider {
     let notifier: SystemdNotifier?
     let startedNs: Int64
     let version = SensorVersion.string
+    /// The alert sinks, whose delivery counters the metrics show (their own locks: read from any thread).
+    let sinks: AlertSinks?
 
-    public init(live: LiveAggregation, notifier: SystemdNotifier? = nil) {
+    public init(live: LiveAggregation, notifier: SystemdNotifier? = nil, sinks: AlertSinks? = nil) {
         self.live = live
         self.notifier = notifier
         self.startedNs = live.startedNs
+        self.sinks = sinks
     }
 
     public func respond(to command: String, arguments: [String: Int]) -> StatsReply {
@@ -68,7 +71,8 @@ public struct DaemonStatsProvider: StatsProvider {
         case "feed":
             return .data(encode(FeedReply(configured: state.feed != nil, status: state.feed)))
         case "metrics":
-            return .text(DaemonStatsProvider.metrics(state, notifier: notifier, snapshots: live.snapshots?.counters))
+            return .text(DaemonStatsProvider.metrics(state, notifier: notifier, snapshots: live.snapshots?.counters,
+                                                           sinks: sinks?.all.map { ($0.name, $0.counters) } ?? []))
         default:
             return .unknown
         }
@@ -147,7 +151,8 @@ public struct DaemonStatsProvider: StatsProvider {
 
     /// Prometheus text exposition of the counters (node_exporter textfile collector or a scrape).
     static func metrics(_ s: PublishedState, notifier: SystemdNotifier? = nil,
-                        snapshots: SnapshotWriter<DaemonSnapshot>.Counters? = nil) -> String {
+                        snapshots: SnapshotWriter<DaemonSnapshot>.Counters? = nil,
+                        sinks: [(name: String, counters: SinkCounters)] = []) -> String {
         var m = PrometheusText()
         m.single("darknet_packets_total", .counter, help: "Records read from the capture, decodable or not.", value: Double(s.packets.total))
         m.single("darknet_packets_decoded_total", .counter, help: "Records with an IP header decoded.", value: Double(s.packets.decoded))
@@ -169,7 +174,21 @@ public struct DaemonStatsProvider: StatsProvider {
         m.single("darknet_window_packets", .gauge, help: "Packets in the first rolling window.", value: Double(s.window.packets))
         m.single("darknet_scan_episodes_total", .counter, help: "Scan episodes found.", value: Double(s.scans))
         m.single("darknet_backscatter_attacks_total", .counter, help: "DoS attacks inferred from backscatter.", value: Double(s.attacks))
-        m.single("darknet_alerts_total", .counter, help: "Alerts sent.", value: Double(s.alerts?.count ?? 0))
+        m.single("darknet_alerts_total", .counter,
+                 help: "Alerts raised (past dedup and the rate limit); deliveries: darknet_alert_sink_sent_total.",
+                 value: Double(s.alerts?.count ?? 0))
+        if !sinks.isEmpty {
+            func family(_ name: String, _ type: PrometheusText.MetricType, _ help: String, _ value: (SinkCounters) -> Double) {
+                m.family(name, type, help: help, samples: sinks.map { ([("sink", $0.name)], value($0.counters)) })
+            }
+            family("darknet_alert_sink_sent_total", .counter, "Alerts the sink's destination accepted.") { Double($0.sent) }
+            family("darknet_alert_sink_failed_attempts_total", .counter,
+                   "Delivery attempts that failed (the alert stays queued and is retried).") { Double($0.failedAttempts) }
+            family("darknet_alert_sink_queued", .gauge, "Alerts waiting in the sink's retry queue.") { Double($0.queued) }
+            family("darknet_alert_sink_dropped_total", .counter,
+                   "Alerts given up: the oldest of a full retry queue, or refused for good (too large).") { Double($0.dropped) }
+            family("darknet_alert_sink_up", .gauge, "1 while the sink's last attempt succeeded, 0 while it is down.") { $0.down ? 0 : 1 }
+        }
         if let feed = s.feed {
             m.single("darknet_feed_events_total", .counter, help: "Feed events imported.", value: Double(feed.events))
             m.single("darknet_feed_skipped_lines_total", .counter, help: "Feed lines skipped as bad.", value: Double(feed.skippedTotal))

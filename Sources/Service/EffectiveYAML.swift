@@ -68,10 +68,15 @@ extension SensorConfiguration {
                 s.line("enabled", "\(alerts.syslog.enabled)")
                 s.line("socket", YAMLWriter.quote(alerts.syslog.socket))
                 s.line("facility", YAMLWriter.quote(alerts.syslog.facility.name))
+                s.line("format", YAMLWriter.quote(alerts.syslog.format.rawValue))
+                s.line("target", YAMLWriter.optional(alerts.syslog.target))
+                s.line("journal_socket", YAMLWriter.quote(alerts.syslog.journalSocket))
             }
             w.line("json_file", YAMLWriter.optional(alerts.jsonFile))
             w.line("cooldown", YAMLWriter.quote(DurationFormat.text(alerts.cooldownSeconds)))
             w.line("rate_per_minute", "\(alerts.ratePerMinute)")
+            w.line("queue_limit", "\(alerts.queueLimit)")
+            w.line("retry_max_backoff", YAMLWriter.quote(DurationFormat.text(alerts.retryMaxBackoffSeconds)))
             w.section("rules") { r in
                 for id in AlertRuleID.configurable {
                     let rule = alerts.rules[id] ?? AlertRuleSettings()

@@ -98,7 +98,8 @@ public final class SensorDaemon: Sendable {
         aggregationConfig.maxSeriesBuckets = aggregationConfig.windowBuckets.max() ?? 1440
         var aggregator = Aggregator(config: aggregationConfig, geoip: geoip)
         let (engineConfig, gateConfig, disabled) = SensorDaemon.alertConfigs(c)
-        var stage = AlertStage(engine: engineConfig, gate: gateConfig, sinks: try SensorDaemon.sinks(c, logger: logger))
+        let sinks = try SensorDaemon.sinks(c, logger: logger)
+        var stage = AlertStage(engine: engineConfig, gate: gateConfig, sinks: sinks)
         stage.disable(disabled)
 
         var snapshots: SnapshotStore<DaemonSnapshot>?
@@ -157,7 +158,7 @@ public final class SensorDaemon: Sendable {
         do {
             try await server.start(path: c.stats.socket, mode: mode_t(c.stats.mode), group: c.stats.group,
                                    maxClients: c.stats.maxClients, idleTimeout: .seconds(c.stats.idleTimeoutSeconds),
-                                   maxRequestBytes: c.stats.maxRequestBytes, provider: DaemonStatsProvider(live: live, notifier: notifier))
+                                   maxRequestBytes: c.stats.maxRequestBytes, provider: DaemonStatsProvider(live: live, notifier: notifier, sinks: sinks))
         } catch {
             live.stopAndWait()
             throw StartupError(description: "stats socket \(c.stats.socket): \(error)")
@@ -233,15 +234,27 @@ public final class SensorDaemon: Sendable {
         return (engine, gate, disabled)
     }
 
-    static func sinks(_ c: SensorConfiguration, logger: Logger) throws -> AlertSinks {
-        var syslog: SyslogWriter?
-        if c.alerts.syslog.enabled {
-            syslog = SyslogWriter(config: SyslogConfig(path: c.alerts.syslog.socket, facility: c.alerts.syslog.facility))
+    static func sinks(_ c: SensorConfiguration, logger: Logger,
+                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AlertSinks {
+        let delivery = DeliveryConfig(queueLimit: c.alerts.queueLimit,
+                                      maxBackoffNs: c.alerts.retryMaxBackoffSeconds * 1_000_000_000)
+        // One line when a sink goes down (at most one a minute) and one when it is back.
+        let log: @Sendable (SinkEvent) -> Void = { event in
+            switch event {
+            case .down: logger.warning("\(event.text)")
+            case .up: logger.notice("\(event.text)")
+            }
         }
-        var json: JSONLinesWriter?
+        var syslog: AlertSink?
+        if c.alerts.syslog.enabled {
+            let config = c.alerts.syslog.resolved(environment: environment)
+            syslog = AlertSink(name: "syslog", transport: SyslogWriter(config: config), config: delivery, onEvent: log)
+            logger.info("alerts to syslog", metadata: ["format": "\(config.format.rawValue)", "target": "\(config.target)"])
+        }
+        var json: AlertSink?
         if let path = c.alerts.jsonFile {
             do {
-                json = try JSONLinesWriter(path: path)
+                json = AlertSink(name: "json_file", transport: try JSONLinesWriter(path: path), config: delivery, onEvent: log)
             } catch {
                 throw StartupError(description: "alerts.json_file \(path): \(error)")
             }

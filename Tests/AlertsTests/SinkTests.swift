@@ -165,7 +165,7 @@ func unescape(_ raw: [UInt8]) -> [UInt8] {
 @Suite struct SyslogWriterTests {
     @Test func oneAlertIsOneDatagramWithTheExactBytes() throws {
         let listener = try DatagramSocket(temporaryNamed: "alerts")
-        let writer = SyslogWriter(config: SyslogConfig(path: listener.name, hostname: "sensor1"))
+        let writer = SyslogWriter(config: SyslogConfig(path: listener.name, format: .rfc5424, hostname: "sensor1"))
         let a = sampleAlert()
         #expect(writer.send(a))
         var b = sampleAlert()

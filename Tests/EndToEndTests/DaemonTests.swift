@@ -27,6 +27,7 @@ import Testing
           syslog:
             enabled: true
             socket: \(syslog)
+            format: local
           json_file: \(dir.appendingPathComponent("alerts.jsonl").path)
           rate_per_minute: 100
           rules:
@@ -128,14 +129,14 @@ import Testing
         for fd in hostile { close(fd) }
         #expect(replay.waitForExit(timeout: .seconds(60)) == 0, "\(replay.standardError)")
 
-        // The surge alert reaches syslog as one RFC 5424 message with structured data.
+        // The surge alert reaches syslog as one local line (as logger(1) sends), attributes as key=value.
         #expect(syslog.wait(timeout: .seconds(15)) { $0.contains("dns-open-resolver-surge") },
                 "no alert; daemon said: \(daemon.standardError)")
         let message = try #require(syslog.drain().first { $0.contains("dns-open-resolver-surge") })
         #expect(message.hasPrefix("<"))
-        #expect(message.contains(" darknetd "))
-        #expect(message.contains("[darknet@32473 "))
-        #expect(message.contains("port=\"53\""))
+        #expect(message.contains(" darknetd[\(daemon.process.processIdentifier)]: "))
+        #expect(message.contains(" rule=dns-open-resolver-surge "))
+        #expect(message.contains(" port=53 "))
         let jsonLines = try String(contentsOfFile: dir.appendingPathComponent("alerts.jsonl").path, encoding: .utf8)
         #expect(jsonLines.contains("\"rule\":\"dns-open-resolver-surge\""))
 
@@ -151,6 +152,13 @@ import Testing
         #expect(alerts.output.contains("dns-open-resolver-surge"), "\(alerts.output)")
         let metrics = try Subprocess.run(Executables.darknetctl, ["--socket", socket, "metrics"])
         #expect(metrics.output.contains("darknet_packets_total"))
+        // Per-sink delivery: the alerts were delivered, none dropped, none waiting.
+        for sink in ["syslog", "json_file"] {
+            let sent = metrics.output.split(separator: "\n").first { $0.hasPrefix("darknet_alert_sink_sent_total{sink=\"\(sink)\"} ") }
+            #expect((sent?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 1, "\(metrics.output)")
+            #expect(metrics.output.contains("\ndarknet_alert_sink_dropped_total{sink=\"\(sink)\"} 0\n"), "\(metrics.output)")
+            #expect(metrics.output.contains("\ndarknet_alert_sink_queued{sink=\"\(sink)\"} 0\n"), "\(metrics.output)")
+        }
         // Supervised (NOTIFY_SOCKET is set): the sd_notify counts are there, and nothing failed.
         #expect(metrics.output.contains("\ndarknet_systemd_notify_failed_total 0\n"), "\(metrics.output)")
         let notifySent = metrics.output.split(separator: "\n").first { $0.hasPrefix("darknet_systemd_notify_sent_total ") }

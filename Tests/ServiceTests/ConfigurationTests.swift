@@ -1,4 +1,5 @@
 import Aggregation
+import Alerts
 import Capture
 import Decoding
 import Foundation
@@ -318,6 +319,12 @@ func singleIssue(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocati
             ("feed:\n  poll_ms: 0\n", "feed.poll_ms"),
             ("alerts:\n  syslog:\n    facility: local9\n", "alerts.syslog.facility"),
             ("alerts:\n  rate_per_minute: 0\n", "alerts.rate_per_minute"),
+            ("alerts:\n  syslog:\n    format: rfc3164\n", "alerts.syslog.format"),
+            ("alerts:\n  syslog:\n    target: collector:514\n", "alerts.syslog.target"),
+            ("alerts:\n  syslog:\n    target: /dev/log\n", "alerts.syslog.target"),
+            ("alerts:\n  syslog:\n    target: udp://h:514\n    format: journal\n", "alerts.syslog.format"),
+            ("alerts:\n  queue_limit: 0\n", "alerts.queue_limit"),
+            ("alerts:\n  retry_max_backoff: 0s\n", "alerts.retry_max_backoff"),
             ("alerts:\n  rules:\n    port-surge:\n      factor: 1\n", "alerts.rules.port-surge.factor"),
             ("alerts:\n  rules:\n    port-surge:\n      min_packets: 0\n", "alerts.rules.port-surge.min_packets"),
             ("alerts:\n  rules:\n    port-surge:\n      lag_buckets: -1\n", "alerts.rules.port-surge.lag_buckets"),
@@ -547,5 +554,52 @@ func singleIssue(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocati
         #expect(try CIDRPrefix(parsing: "0.0.0.0/0").addressCount == 1 << 32)
         #expect(try CIDRPrefix(parsing: "10.0.0.0/8").overlaps(try CIDRPrefix(parsing: "10.255.0.0/16")))
         #expect(try !CIDRPrefix(parsing: "10.0.0.0/8").overlaps(try CIDRPrefix(parsing: "11.0.0.0/8")))
+    }
+}
+
+@Suite struct SyslogDeliveryConfigurationTests {
+    @Test func defaultsAndTheirEffectiveYAML() throws {
+        let c = try ConfigurationLoader.load(yaml: "")
+        #expect(c.alerts.syslog.format == .auto && c.alerts.syslog.target == nil)
+        #expect(c.alerts.syslog.journalSocket == "/run/systemd/journal/socket")
+        #expect(c.alerts.queueLimit == 1000 && c.alerts.retryMaxBackoffSeconds == 10)
+        let yaml = c.effectiveYAML()
+        for line in ["    format: \"auto\"", "    target: null", "    journal_socket: \"/run/systemd/journal/socket\"",
+                     "  queue_limit: 1000", "  retry_max_backoff: \"10s\""] {
+            #expect(yaml.contains(line + "\n"), "\(line)")
+        }
+    }
+
+    @Test func autoIsJournalUnderSystemdLocalElseAndRFC5424ToACollector() throws {
+        let c = try ConfigurationLoader.load(yaml: "alerts:\n  syslog:\n    socket: /tmp/x.sock\n    journal_socket: /tmp/j.sock\n")
+        let plain = c.alerts.syslog.resolved(environment: [:])
+        #expect(plain.format == .local && plain.target == .unix("/tmp/x.sock"))
+        for variable in ["JOURNAL_STREAM", "INVOCATION_ID"] {
+            let systemd = c.alerts.syslog.resolved(environment: [variable: "1"])
+            #expect(systemd.format == .journal && systemd.target == .unix("/tmp/j.sock"))
+        }
+        let remote = try ConfigurationLoader.load(yaml: "alerts:\n  syslog:\n    target: tcp://[::1]:6514\n")
+        let r = remote.alerts.syslog.resolved(environment: ["INVOCATION_ID": "1"])
+        #expect(r.format == .rfc5424 && r.target == .tcp(host: "::1", port: 6514))
+        let forced = try ConfigurationLoader.load(yaml: "alerts:\n  syslog:\n    format: rfc5424\n  queue_limit: 5\n  retry_max_backoff: 2m\n")
+        #expect(forced.alerts.syslog.resolved(environment: [:]).format == .rfc5424)
+        #expect(forced.alerts.queueLimit == 5 && forced.alerts.retryMaxBackoffSeconds == 120)
+    }
+
+    @Test func sinkCountersAreMetrics() {
+        var c = SinkCounters()
+        c.sent = 40
+        c.failedAttempts = 7
+        c.queued = 20
+        c.dropped = 2
+        c.down = true
+        let text = DaemonStatsProvider.metrics(PublishedState(), sinks: [("syslog", c), ("json_file", SinkCounters())])
+        for line in ["darknet_alert_sink_sent_total{sink=\"syslog\"} 40", "darknet_alert_sink_failed_attempts_total{sink=\"syslog\"} 7",
+                     "darknet_alert_sink_queued{sink=\"syslog\"} 20", "darknet_alert_sink_dropped_total{sink=\"syslog\"} 2",
+                     "darknet_alert_sink_up{sink=\"syslog\"} 0", "darknet_alert_sink_sent_total{sink=\"json_file\"} 0",
+                     "darknet_alert_sink_up{sink=\"json_file\"} 1", "# TYPE darknet_alert_sink_queued gauge"] {
+            #expect(text.contains("\n" + line + "\n"), "\(line)")
+        }
+        #expect(!DaemonStatsProvider.metrics(PublishedState()).contains("# TYPE darknet_alert_sink_"))
     }
 }

@@ -1,7 +1,9 @@
 #ifndef CSENSOR_SHIMS_H
 #define CSENSOR_SHIMS_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /// prctl(2) is variadic, and Swift cannot call C variadic functions.
 /// PR_SET_KEEPCAPS: keep the permitted capability set across setuid from 0 to non-zero.
@@ -39,5 +41,22 @@ int csensor_set_mmap_threshold(int bytes);
 /// malloc_trim(0): returns the heap's free pages to the kernel.
 /// Returns 1 if memory was released, 0 if there was none to release.
 int csensor_malloc_trim(void);
+
+/// memfd_create(2) with MFD_CLOEXEC|MFD_ALLOW_SEALING, `length` bytes of `data` written
+/// into it, then sealed (F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE|F_SEAL_SEAL), as journald
+/// requires of an entry passed by descriptor. Returns the descriptor, or -1 with errno set
+/// (nothing left open).
+int csensor_memfd_sealed(const char *name, const void *data, size_t length);
+
+/// sendmsg(2) of no payload and one descriptor (SCM_RIGHTS) to the Unix datagram socket at
+/// `path`, with MSG_NOSIGNAL|MSG_DONTWAIT: the CMSG_* macros are not callable from Swift.
+/// Returns 0 or -1 with errno set (ENAMETOOLONG when the path does not fit).
+int csensor_send_fd(int socket, const char *path, int fd);
+
+/// recvmsg(2) with MSG_DONTWAIT of one datagram that may carry a descriptor: up to
+/// `capacity` payload bytes into `buffer` (*received set to their count) and the first
+/// SCM_RIGHTS descriptor into *fd (-1 if none). For tests standing in for journald.
+/// Returns 0 or -1 with errno set.
+int csensor_recv_with_fd(int socket, void *buffer, size_t capacity, ssize_t *received, int *fd);
 
 #endif
