@@ -133,6 +133,10 @@ final class Rsyslogd {
         #expect(tickUntilDelivered())
         #expect(sink.counters.sent == UInt64(before))
         #expect(log.all.isEmpty, "a moment's full buffer is not an outage: \(log.all)")
+        // Stop rsyslogd only once it has filed them: a datagram the kernel accepted
+        // is lost with a receiver that dies before reading it, and no sender can
+        // see that (docs/alerts.md).
+        #expect(eventually(timeout: .seconds(10)) { rsyslog.lines.count >= before })
 
         rsyslog.stop()
         let pause = outageSeconds / Double(max(1, during))
