@@ -100,16 +100,7 @@ for _ in 0..<runs {
     var exactAggregator = Aggregator(config: exactConfig)
     exactTimes.append(aggregate(&exactAggregator))
     var aggregator = Aggregator(config: daemonConfig)
-    aggregateTimes.append(seconds {
-        records.withUnsafeBufferPointer { all in
-            var start = 0
-            while start < all.count {
-                let end = min(start + 4096, all.count)
-                aggregator.consume(UnsafeBufferPointer(rebasing: all[start..<end]).span)
-                start = end
-            }
-        }
-    })
+    aggregateTimes.append(aggregate(&aggregator))
     closeTimes.append(seconds { aggregator.finish() })
     last = aggregator
 }

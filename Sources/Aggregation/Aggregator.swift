@@ -120,11 +120,21 @@ public struct SourceDetail: BoundedTableValue, Equatable {
 
     public var classes: [TrafficClass] { TrafficClass.allCases.filter { classMask & (1 << $0.rawValue) != 0 } }
 
-    /// True if `tag` (row + 1) is not among the recent rows, which then
-    /// remember it (the oldest is forgotten).
+    /// The tag of a port-table row in `recentRow*` and `scanRowMark` (0 is empty).
+    @inline(__always)
+    static func rowTag(_ row: Int) -> UInt32 { UInt32(truncatingIfNeeded: row &+ 1) }
+
+    /// Whether `tag` is among the source's recent rows.
+    @inline(__always)
+    func hasRecentRow(_ tag: UInt32) -> Bool {
+        recentRow0 == tag || recentRow1 == tag || recentRow2 == tag || recentRow3 == tag
+    }
+
+    /// True if `tag` is not among the recent rows, which then remember it
+    /// (the oldest is forgotten).
     @inline(__always)
     mutating func rememberRow(_ tag: UInt32) -> Bool {
-        if recentRow0 == tag || recentRow1 == tag || recentRow2 == tag || recentRow3 == tag { return false }
+        if hasRecentRow(tag) { return false }
         recentRow3 = recentRow2
         recentRow2 = recentRow1
         recentRow1 = recentRow0
@@ -373,7 +383,7 @@ public struct Aggregator: Sendable {
         var port: UInt16 = 0
         if k.row >= 0 {
             let row = k.row
-            let rowTag = UInt32(truncatingIfNeeded: row &+ 1)
+            let rowTag = SourceDetail.rowTag(row)
             port = PortTable.key(ofRow: row).port
             ports.count(row: row, bytes: r.wireLength, trafficClass: trafficClass)
             // A port among the source's recent ones is already in the pair table.
@@ -487,15 +497,9 @@ public struct Aggregator: Sendable {
         if !config.exact {
             // The per-port distinct-source pair is probed only for a port not
             // among the source's recent ones (its entry was prefetched earlier).
-            let tag = UInt32(truncatingIfNeeded: k.row &+ 1)
-            if let slot = sourceDetails.slot(of: k.source, hash: k.sourceHash) {
-                let d = sourceDetails[slot: slot]
-                if d.recentRow0 != tag && d.recentRow1 != tag && d.recentRow2 != tag && d.recentRow3 != tag {
-                    pairs.prefetch(portSourceKey(k.sourceHash, k.row))
-                }
-            } else {
-                pairs.prefetch(portSourceKey(k.sourceHash, k.row))
-            }
+            let known = sourceDetails.slot(of: k.source, hash: k.sourceHash)
+                .map { sourceDetails[slot: $0].hasRecentRow(SourceDetail.rowTag(k.row)) } ?? false
+            if !known { pairs.prefetch(portSourceKey(k.sourceHash, k.row)) }
         }
         guard k.trafficClass == .scan || k.trafficClass == .reflectionRecon else { return }
         scans.prefetchPair(r, port: PortTable.key(ofRow: k.row).port, destinationHash: k.destinationHash, pairs: pairs, hasher: hasher)
