@@ -1,5 +1,6 @@
 import Decoding
 import GeoIP
+import Sketches
 
 /// Aggregation settings; memory caps bound every table.
 public struct AggregationConfig: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Decoding
+import Sketches
 
 /// DoS victims from backscatter, after Moore et al., "Inferring Internet
 /// Denial-of-Service Activity" (USENIX Security 2001; ACM TOCS 2006): one

@@ -1,5 +1,6 @@
 import Decoding
 import GeoIP
+import Sketches
 
 // Codable conformances for the daemon's state snapshots (`SnapshotStore` in Service): the
 // aggregator's rolling windows and everything a `BucketSummary` holds.
@@ -108,14 +109,13 @@ extension HyperLogLog: Codable {
                 forKey: .registers, in: c,
                 debugDescription: "HyperLogLog register \(bad) is \(registers[bad]), above \(maxRank)")
         }
-        self.init(precision: precision)
-        storage = registers
+        self.init(precision: precision, registers: registers)
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: StateKeys.self)
         try c.encode(precision, forKey: .precision)
-        try c.encode(StateBase64.encode(storage), forKey: .registers)
+        try c.encode(StateBase64.encode(registers), forKey: .registers)
     }
 }
 

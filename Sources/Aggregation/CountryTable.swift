@@ -1,5 +1,6 @@
 import Decoding
 import GeoIP
+import Sketches
 
 /// Per-country figures of the sources' countries: a flat array indexed by
 /// the two letters (677 rows: A–Z × A–Z plus "unknown"), no hashing.

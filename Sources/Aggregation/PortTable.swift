@@ -1,4 +1,5 @@
 import Decoding
+import Sketches
 
 /// Per-port figures for every TCP and UDP destination port and every
 /// ICMP/ICMPv6 type: flat arrays indexed by (protocol, port), so the

@@ -1,4 +1,5 @@
 import Decoding
+import Sketches
 
 /// Scan episodes after Durumeric et al., "An Internet-Wide View of
 /// Internet-Wide Scanning" (USENIX Security 2014): a source that reaches at

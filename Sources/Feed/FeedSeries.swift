@@ -1,6 +1,7 @@
 import Aggregation
 import Decoding
 import GeoIP
+import Sketches
 
 /// Distinct addresses: exact in a `Set` up to a cap, then an estimate. The
 /// HyperLogLog sees every address from the start, so once the set stops

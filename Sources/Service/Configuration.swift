@@ -2,6 +2,7 @@ import Aggregation
 import Alerts
 import Capture
 import Decoding
+import Sketches
 
 /// The daemon's configuration (`/etc/darknetd/darknetd.yaml`): one section per
 /// concern, every value typed and validated, every default in one place.

@@ -6,6 +6,7 @@ import Yams
 // parser is iterative, unlike Yams's composer.
 #if canImport(CYaml)
 import CYaml
+import Sketches
 #endif
 
 /// One problem in a configuration file: where (key path, line, column) and what.

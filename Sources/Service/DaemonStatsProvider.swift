@@ -3,6 +3,7 @@ import Alerts
 import Feed
 import Foundation
 import Interchange
+import Sketches
 
 /// What `darknetd run` keeps across restarts: the rolling windows and the
 /// alert baselines/dedup state (docs/operations.md).

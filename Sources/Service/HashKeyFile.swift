@@ -1,6 +1,7 @@
 import Aggregation
 import Foundation
 import Glibc
+import Sketches
 
 /// The daemon's hashing key (`AggregationConfig.hashSeed`) when the
 /// configuration sets none: 128 bits from the system's random source

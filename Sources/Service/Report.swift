@@ -5,6 +5,7 @@ import Decoding
 import Foundation
 import Ring
 import Interchange
+import Sketches
 
 /// The `packets` member of the JSON report (docs/json-schema.md).
 public struct PacketsSection: Codable, Sendable, Equatable {

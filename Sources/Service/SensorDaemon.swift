@@ -11,6 +11,7 @@ import ServiceLifecycle
 import Synchronization
 import UnixSignals
 import Interchange
+import Sketches
 
 /// `darknetd run`: opens the capture handles, drops privileges, restores
 /// state, starts the capture threads, the aggregation thread and the stats

@@ -7,6 +7,7 @@ import Feed
 import GeoIP
 import Service
 import Synth
+import Sketches
 
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

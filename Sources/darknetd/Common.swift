@@ -1,6 +1,7 @@
 import ArgumentParser
 import Aggregation
 import Capture
+import Sketches
 import GeoIP
 import Foundation
 import Synchronization

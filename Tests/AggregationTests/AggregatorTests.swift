@@ -1,3 +1,4 @@
+import Sketches
 import Testing
 import Decoding
 import Synth

@@ -2,6 +2,7 @@ import Testing
 import Synth
 import Decoding
 @testable import Aggregation
+@testable import Sketches
 
 struct SourceState: BoundedTableValue, Equatable {
     var packets: UInt64 = 0

@@ -2,6 +2,7 @@ import Testing
 import Decoding
 import Synth
 @testable import Aggregation
+@testable import Sketches
 
 @Suite struct CacheHintsTests {
     /// Huge-page backing is only advice: the array must hold exactly what was

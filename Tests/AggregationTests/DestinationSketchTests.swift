@@ -1,6 +1,7 @@
 import Testing
 import Decoding
 @testable import Aggregation
+@testable import Sketches
 
 @Suite struct DestinationSketchTests {
     let hasher = SeededHash(seed0: 7, seed1: 11)

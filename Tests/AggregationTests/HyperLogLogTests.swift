@@ -2,6 +2,7 @@ import Testing
 import Synth
 import Decoding
 @testable import Aggregation
+@testable import Sketches
 
 @Suite struct HyperLogLogTests {
     static let hasher = SeededHash(seed0: 0x5EED_0001, seed1: 0x5EED_0002)

@@ -2,6 +2,7 @@ import Testing
 import Synth
 import Decoding
 @testable import Aggregation
+@testable import Sketches
 
 @Suite struct SeededHashTests {
     @Test func differentSeedsGiveDifferentHashes() {

@@ -2,6 +2,7 @@ import Testing
 import Decoding
 import Synth
 @testable import Aggregation
+@testable import Sketches
 
 /// The default (sketch) mode against `--exact` on the same records: the
 /// figures documented as exact are identical, the estimated ones lie within

@@ -2,6 +2,7 @@ import Testing
 import Synth
 import Decoding
 @testable import Aggregation
+@testable import Sketches
 
 @Suite struct SpaceSavingTests {
     /// 100 heavy sources (200...2000 packets each) hidden among 1,000,000

@@ -3,6 +3,7 @@ import Testing
 import Decoding
 import GeoIP
 @testable import Aggregation
+@testable import Sketches
 
 /// Snapshot coding of the aggregator's windows (what `darknetd run` persists across restarts).
 @Suite struct StateCodingTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import Aggregation
+@testable import Sketches
 
 @Suite struct TimeBucketsTests {
     @Test func alignsToEpochMultiples() {

@@ -1,6 +1,7 @@
 import Testing
 import Decoding
 @testable import Aggregation
+@testable import Sketches
 
 @Suite struct WindowTests {
     /// Three consecutive buckets with 1, 2 and 3 packets from 1, 2 and 3 sources.

@@ -4,6 +4,7 @@ import Decoding
 import GeoIP
 import Testing
 @testable import Feed
+import Sketches
 
 @Suite struct FeedSeriesTests {
     let hasher = SeededHash(seed0: 7, seed1: 9)

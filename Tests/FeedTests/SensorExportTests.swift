@@ -4,6 +4,7 @@ import Foundation
 import GeoIP
 import Testing
 @testable import Feed
+import Sketches
 
 @Suite struct SensorExportTests {
     let start: Int64 = 1_412_683_200 * 1_000_000_000

@@ -5,6 +5,7 @@ import Decoding
 import Foundation
 import Testing
 @testable import Service
+import Sketches
 
 /// The repository root (Tests/ServiceTests/THIS → ../..).
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

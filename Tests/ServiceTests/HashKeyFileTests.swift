@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Aggregation
 @testable import Service
+import Sketches
 
 @Suite struct HashKeyFileTests {
     func temporaryDirectory() throws -> String {

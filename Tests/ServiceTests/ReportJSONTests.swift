@@ -1,4 +1,5 @@
 @testable import Aggregation
+import Sketches
 import Decoding
 import Foundation
 import Synth

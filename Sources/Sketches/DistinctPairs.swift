@@ -13,8 +13,12 @@
 public struct DistinctPairs: Sendable {
     @usableFromInline var slots: ContiguousArray<UInt64>
     @usableFromInline let setMask: Int
-    public private(set) var evictions: UInt64 = 0
-    public private(set) var inserted: UInt64 = 0
+    /// Pairs pushed out of a full set.
+    public var evictions: UInt64 { evicted }
+    /// Pairs inserted (first sightings, evicted ones seen again included).
+    public var inserted: UInt64 { insertions }
+    @usableFromInline var evicted: UInt64 = 0
+    @usableFromInline var insertions: UInt64 = 0
 
     /// - Parameter slots: rounded up to a power of two, at least 64.
     public init(slots requested: Int) {
@@ -29,7 +33,7 @@ public struct DistinctPairs: Sendable {
     public var isExact: Bool { evictions == 0 }
 
     /// Records the pair whose seeded hash is `hash`; true if it was not there.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func insert(_ hash: UInt64) -> Bool {
         let fingerprint = hash | 1  // 0 marks an empty slot
         let base = (Int(truncatingIfNeeded: hash >> 32) & setMask) &* 2
@@ -38,24 +42,24 @@ public struct DistinctPairs: Sendable {
         if first == 0 {
             slots[base] = fingerprint
         } else {
-            if slots[base &+ 1] != 0 { evictions &+= 1 }
+            if slots[base &+ 1] != 0 { evicted &+= 1 }
             slots[base &+ 1] = first
             slots[base] = fingerprint
         }
-        inserted &+= 1
+        insertions &+= 1
         return true
     }
 
     /// Prefetches the set a later `insert(hash)` will probe, so its cache
     /// miss overlaps with other work.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func prefetch(_ hash: UInt64) {
         slots.prefetch((Int(truncatingIfNeeded: hash >> 32) & setMask) &* 2)
     }
 
     public mutating func removeAll() {
         for i in slots.indices { slots[i] = 0 }
-        evictions = 0
-        inserted = 0
+        evicted = 0
+        insertions = 0
     }
 }

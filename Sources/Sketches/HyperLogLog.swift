@@ -29,6 +29,15 @@ public struct HyperLogLog: Sendable, Equatable {
         self.storage = [UInt8](repeating: 0, count: 1 << precision)
     }
 
+    /// A sketch with these registers (a snapshot's, or another process's).
+    /// The caller has checked them: `2^precision` of them, none above `65 - precision`.
+    public init(precision: Int, registers: [UInt8]) {
+        precondition(registers.count == 1 << precision && registers.allSatisfy { $0 <= 65 - precision },
+                     "HyperLogLog registers do not fit the precision")
+        self.init(precision: precision)
+        storage = registers
+    }
+
     /// The registers (value = 1 + leading zeros of the non-index bits, capped
     /// at `65 - precision`; 0 = never hit).
     public var registers: [UInt8] { storage }

@@ -19,7 +19,7 @@
 public struct DestinationSketch: Sendable, Equatable, BitwiseCopyable {
     @usableFromInline var words: InlineArray<8, UInt64>
 
-    public init() { words = InlineArray(repeating: 0) }
+    @inlinable public init() { words = InlineArray(repeating: 0) }
 
     public static let registerCount = 128
     public static let relativeStandardError = 1.04 / Double(registerCount).squareRoot()

@@ -12,7 +12,7 @@ extension ContiguousArray {
     /// Hints that element `i` will be read soon. `i` must be a valid index
     /// (callers pass masked hash positions); a hint never faults either way.
     @inlinable @inline(__always)
-    func prefetch(_ i: Int) {
+    public func prefetch(_ i: Int) {
         withUnsafeBufferPointer { chotpath_prefetch($0.baseAddress, i &* MemoryLayout<Element>.stride) }
     }
 
@@ -20,7 +20,7 @@ extension ContiguousArray {
     /// array's elements start 32 bytes into its buffer, so a 64-byte row
     /// always does): hints both its first and its last byte.
     @inlinable @inline(__always)
-    func prefetchElement(_ i: Int) {
+    public func prefetchElement(_ i: Int) {
         withUnsafeBufferPointer {
             let offset = i &* MemoryLayout<Element>.stride
             chotpath_prefetch($0.baseAddress, offset)
@@ -31,7 +31,7 @@ extension ContiguousArray {
     /// `count` copies of `value`, the storage advised for transparent huge
     /// pages before it is first written (tables of several MiB read at random
     /// otherwise take a TLB miss on almost every access).
-    static func hugePageBacked(repeating value: Element, count: Int) -> ContiguousArray {
+    public static func hugePageBacked(repeating value: Element, count: Int) -> ContiguousArray {
         guard count * MemoryLayout<Element>.stride >= 2 << 20 else {
             return ContiguousArray(repeating: value, count: count)
         }

@@ -169,7 +169,7 @@ public struct ProtocolPort: SeededHashable, Comparable, BitwiseCopyable, CustomS
     public var ipProtocol: UInt8
     public var port: UInt16
 
-    public init(ipProtocol: UInt8, port: UInt16) {
+    @inlinable public init(ipProtocol: UInt8, port: UInt16) {
         self.ipProtocol = ipProtocol
         self.port = port
     }
@@ -201,7 +201,7 @@ public struct AddressPort: SeededHashable, Comparable, BitwiseCopyable {
     public var ipProtocol: UInt8
     public var port: UInt16
 
-    public init(address: IPAddress, ipProtocol: UInt8, port: UInt16) {
+    @inlinable public init(address: IPAddress, ipProtocol: UInt8, port: UInt16) {
         self.address = address
         self.ipProtocol = ipProtocol
         self.port = port
