@@ -172,7 +172,7 @@ public struct BucketSummary: Sendable {
 /// (ports, sources, countries, scans, backscatter) accumulate alongside.
 /// The per-packet path allocates nothing: every table has a fixed capacity.
 public struct Aggregator: Sendable {
-    public let config: AggregationConfig
+    public internal(set) var config: AggregationConfig
     public let buckets: TimeBuckets
     let hasher: SeededHash
 
@@ -193,27 +193,29 @@ public struct Aggregator: Sendable {
     var closedCounters = PacketCounters()
     var closedClasses = ClassCounts()
     /// Packets per scanner fingerprint, indexed by raw value.
-    public private(set) var fingerprints = [UInt64](repeating: 0, count: ScannerFingerprint.allCases.count)
-    public private(set) var ports = PortTable()
-    public private(set) var countries = CountryTable()
+    public internal(set) var fingerprints = [UInt64](repeating: 0, count: ScannerFingerprint.allCases.count)
+    public internal(set) var ports: PortTable
+    public internal(set) var countries = CountryTable()
     /// Country of each source (through a cache); nil database: all unknown.
-    public private(set) var countryCache: CountryCache
-    public private(set) var pairs: DistinctPairs
+    public internal(set) var countryCache: CountryCache
+    public internal(set) var pairs: DistinctPairs
     /// Distinct (source, port) pairs of the open bucket's scan traffic: small
     /// enough to stay in cache, cleared at every bucket boundary.
-    public private(set) var bucketPairs: DistinctPairs
-    public private(set) var topSources: SpaceSaving<IPAddress>
-    public private(set) var sourceDetails: BoundedTable<IPAddress, SourceDetail>
-    public private(set) var distinctSources = HyperLogLog(precision: 14)
-    public private(set) var distinctDestinations = HyperLogLog(precision: 14)
+    public internal(set) var bucketPairs: DistinctPairs
+    public internal(set) var topSources: SpaceSaving<IPAddress>
+    public internal(set) var sourceDetails: BoundedTable<IPAddress, SourceDetail>
+    public internal(set) var distinctSources = HyperLogLog(precision: 14)
+    public internal(set) var distinctDestinations = HyperLogLog(precision: 14)
     /// Every source address while fewer than `exactSourceCap` (see `exactSourcesComplete`).
-    public private(set) var exactSources: Set<IPAddress> = []
-    public private(set) var exactSourcesComplete = true
-    public private(set) var scans: ScanDetector
-    public private(set) var backscatter: BackscatterDetector
+    public internal(set) var exactSources: Set<IPAddress> = []
+    public internal(set) var exactSourcesComplete = true
+    public internal(set) var scans: ScanDetector
+    public internal(set) var backscatter: BackscatterDetector
 
     // The open bucket.
-    public private(set) var currentBucket: Int64?
+    public internal(set) var currentBucket: Int64?
+    /// The last bucket closed: a packet of it or an earlier one is late.
+    public internal(set) var closedThrough: Int64?
     /// The open bucket's time range [start, end): a packet inside it needs no
     /// division to find its bucket. Empty (start > end) with no open bucket.
     var openStartNs: Int64 = .max
@@ -226,13 +228,13 @@ public struct Aggregator: Sendable {
     var bucketWatched: SpaceSaving<AddressPort>
     let watchedPortMask: [Bool]
     /// Packets whose time fell before the open bucket (counted in it).
-    public private(set) var latePackets: UInt64 = 0
+    public internal(set) var latePackets: UInt64 = 0
     /// Evictions of the per-bucket pair table, all buckets together.
-    public private(set) var bucketPairEvictions: UInt64 = 0
+    public internal(set) var bucketPairEvictions: UInt64 = 0
 
     /// Closed buckets, oldest first (without their sketches, to stay small).
-    public private(set) var series: [SeriesPoint] = []
-    public private(set) var seriesDropped: UInt64 = 0
+    public internal(set) var series: [SeriesPoint] = []
+    public internal(set) var seriesDropped: UInt64 = 0
     public internal(set) var windows: [RollingWindow]
     /// Summaries not yet taken by `takeClosedBuckets` (bounded: the oldest go first).
     var closedBuckets: [BucketSummary] = []
@@ -240,6 +242,7 @@ public struct Aggregator: Sendable {
     public init(config: AggregationConfig = AggregationConfig(), geoip: GeoIPDatabase? = nil) {
         self.config = config
         self.countryCache = CountryCache(database: geoip)
+        self.ports = PortTable(destinationSketches: !config.exact)
         self.buckets = TimeBuckets(lengthSeconds: config.bucketSeconds, utcOffsetSeconds: config.utcOffsetSeconds)
         self.hasher = config.hashSeed
         self.pairs = DistinctPairs(slots: config.pairSlots)
@@ -250,9 +253,7 @@ public struct Aggregator: Sendable {
         self.backscatter = BackscatterDetector(config: config.backscatter, darknetSize: config.darknetSize, hasher: config.hashSeed)
         self.windows = config.windowBuckets.map { RollingWindow(buckets: $0) }
         self.bucketWatched = SpaceSaving(capacity: 512, hasher: config.hashSeed)
-        var mask = [Bool](repeating: false, count: 65_536)
-        for port in config.watchedUDPPorts { mask[Int(port)] = true }
-        self.watchedPortMask = mask
+        self.watchedPortMask = Aggregator.watchedMask(config)
     }
 
     /// Pair-table key spaces, so one table serves every distinct count.
@@ -273,7 +274,7 @@ public struct Aggregator: Sendable {
 
     @inline(__always)
     func keys(of r: PacketRecord) -> RecordKeys {
-        let source = config.aggregateSourcePrefixes ? Aggregator.prefix(of: r.source) : r.source
+        let source = config.aggregateSourcePrefixes ? r.source.sourcePrefix : r.source
         return RecordKeys(source: source, sourceHash: hasher.hash(source), destinationHash: hasher.hash(r.destination),
                           row: PortTable.rowIndex(r) ?? -1, trafficClass: Classifier.classify(r))
     }
@@ -295,6 +296,11 @@ public struct Aggregator: Sendable {
             } else {
                 latePackets &+= 1
             }
+        } else if let closed = closedThrough, bucket <= closed {
+            // Its bucket was closed already (by the clock, `advance`): late,
+            // counted in the bucket after the last one closed.
+            latePackets &+= 1
+            openBucket(closed &+ 1)
         } else {
             openBucket(bucket)
         }
@@ -392,8 +398,10 @@ public struct Aggregator: Sendable {
                 ports.addSource(row: row)
                 detail.ports &+= 1
             }
-            if pairs.insert(portDestinationKey(destinationHash, row)) {
-                ports.addDestination(row: row)
+            if exact {
+                if pairs.insert(portDestinationKey(destinationHash, row)) { ports.addDestination(row: row) }
+            } else {
+                ports.insertDestination(row: row, hash: destinationHash)
             }
             if trafficClass == .scan || trafficClass == .reflectionRecon {
                 if detail.scanRowMark != rowTag {
@@ -477,8 +485,10 @@ public struct Aggregator: Sendable {
         if k.row >= 0 {
             let row = k.row
             ports.prefetch(row: row)
-            if config.exact { pairs.prefetch(portSourceKey(sourceHash, row)) }
-            pairs.prefetch(portDestinationKey(destinationHash, row))
+            if config.exact {
+                pairs.prefetch(portSourceKey(sourceHash, row))
+                pairs.prefetch(portDestinationKey(destinationHash, row))
+            }
             if trafficClass == .scan || trafficClass == .reflectionRecon {
                 bucketPairs.prefetch(bucketScanSourceKey(sourceHash, row))
                 scans.prefetch(r, port: PortTable.key(ofRow: row).port)
@@ -529,10 +539,6 @@ public struct Aggregator: Sendable {
         }
     }
 
-    /// /24 for IPv4, /48 for IPv6.
-    static func prefix(of a: IPAddress) -> IPAddress {
-        a.isIPv4 ? IPAddress(ipv4: a.ipv4 & 0xFFFF_FF00) : IPAddress(high: a.high & 0xFFFF_FFFF_FFFF_0000, low: 0)
-    }
 
     /// Closes the open bucket into a summary (series, windows) and expires
     /// scan episodes and attacks that went silent.
@@ -541,13 +547,7 @@ public struct Aggregator: Sendable {
         if !config.exact { flushTopSources() }
         let start = buckets.start(of: open)
         let end = start + buckets.lengthNs
-        var touched = ports.takeBucket()
-        touched.sort { $0.packets != $1.packets ? $0.packets > $1.packets : $0.key < $1.key }
-        var kept = Array(touched.prefix(config.bucketPorts))
-        for figures in touched.dropFirst(config.bucketPorts)
-        where figures.key.ipProtocol == IPProtocolNumber.udp && watchedPortMask[Int(figures.key.port)] {
-            kept.append(figures)
-        }
+        let touched = ports.takeBucket()
         var watched: [UInt16: [(address: IPAddress, packets: UInt64)]] = [:]
         for entry in bucketWatched.top(bucketWatched.count) where (watched[entry.key.port]?.count ?? 0) < 5 {
             watched[entry.key.port, default: []].append((entry.key.address, entry.count))
@@ -556,9 +556,51 @@ public struct Aggregator: Sendable {
         scans.expire(now: end)
         backscatter.expire(now: end)
         let summary = BucketSummary(startNs: start, lengthNs: buckets.lengthNs, counters: bucketCounters, classes: bucketClasses,
-                                    sources: bucketSources, ports: kept, portCount: touched.count,
+                                    sources: bucketSources, ports: keptPorts(touched), portCount: touched.count,
                                     countries: countries.takeBucket(), watchedTopSources: watched,
                                     newScans: scans.takeNewlyQualified(), newAttacks: backscatter.takeNewlyQualified())
+        record(summary)
+        bucketCounters = PacketCounters()
+        bucketClasses = ClassCounts()
+        bucketSources.reset()
+        bucketPairEvictions &+= bucketPairs.evictions
+        bucketPairs.removeAll()
+        currentBucket = nil
+        closedThrough = open
+        openStartNs = .max
+        openEndNs = .min
+    }
+
+    /// The ports a summary keeps of those touched in its bucket: the
+    /// `bucketPorts` busiest (ties: protocol, port), then every watched UDP
+    /// port with packets. A shard keeps them all (`bucketPorts` = .max): the
+    /// cut is made after its summaries are merged.
+    func keptPorts(_ touched: [PortBucketFigures]) -> [PortBucketFigures] {
+        Aggregator.keptPorts(touched, limit: config.bucketPorts, watched: watchedPortMask)
+    }
+
+    static func keptPorts(_ touched: [PortBucketFigures], limit: Int, watched: [Bool]) -> [PortBucketFigures] {
+        var sorted = touched
+        sorted.sort { $0.packets != $1.packets ? $0.packets > $1.packets : $0.key < $1.key }
+        guard sorted.count > limit else { return sorted }
+        var kept = Array(sorted.prefix(limit))
+        for figures in sorted.dropFirst(limit)
+        where figures.key.ipProtocol == IPProtocolNumber.udp && watched[Int(figures.key.port)] {
+            kept.append(figures)
+        }
+        return kept
+    }
+
+    /// `watchedPortMask` of a configuration: true at each watched UDP port.
+    static func watchedMask(_ config: AggregationConfig) -> [Bool] {
+        var mask = [Bool](repeating: false, count: 65_536)
+        for port in config.watchedUDPPorts { mask[Int(port)] = true }
+        return mask
+    }
+
+    /// A closed bucket into the series, the windows, the queue of closed
+    /// buckets and the closed counters.
+    mutating func record(_ summary: BucketSummary) {
         if series.count >= config.maxSeriesBuckets {
             series.removeFirst()
             seriesDropped &+= 1
@@ -569,16 +611,8 @@ public struct Aggregator: Sendable {
             if closedBuckets.count >= config.closedBucketQueue { closedBuckets.removeFirst() }
             closedBuckets.append(summary)
         }
-        closedCounters.merge(bucketCounters)
-        closedClasses.merge(bucketClasses)
-        bucketCounters = PacketCounters()
-        bucketClasses = ClassCounts()
-        bucketSources.reset()
-        bucketPairEvictions &+= bucketPairs.evictions
-        bucketPairs.removeAll()
-        currentBucket = nil
-        openStartNs = .max
-        openEndNs = .min
+        closedCounters.merge(summary.counters)
+        closedClasses.merge(summary.classes)
     }
 
     /// Default mode: adds every source's packets of the closing bucket to the

@@ -38,8 +38,8 @@ public struct BackscatterDetector: Sendable {
     public let config: Config
     let darknetSize: UInt64
     var table: BoundedTable<AddressPort, State>
-    public private(set) var attacks: [BackscatterAttack] = []
-    public private(set) var attackCount: UInt64 = 0
+    public internal(set) var attacks: [BackscatterAttack] = []
+    public internal(set) var attackCount: UInt64 = 0
     /// Attacks that met the thresholds since the last `takeNewlyQualified`.
     var newlyQualified: [BackscatterAttack] = []
 

@@ -9,7 +9,9 @@ public struct PortTable: Sendable {
     public struct Row: Sendable, Equatable {
         public var packets: UInt64 = 0
         public var bytes: UInt64 = 0
-        /// Distinct sources / darknet destinations (from `DistinctPairs`).
+        /// Distinct sources (from `DistinctPairs`). Distinct darknet
+        /// destinations: from `DistinctPairs` in exact mode, else the row's
+        /// `DestinationSketch` estimate (filled in when the row is read).
         public var sources: UInt32 = 0
         public var destinations: UInt32 = 0
         /// Packets per `TrafficClass`.
@@ -27,6 +29,9 @@ public struct PortTable: Sendable {
     @usableFromInline var touched: ContiguousArray<Int32>
     /// The open bucket's figures of each row.
     @usableFromInline var bucketRows: ContiguousArray<BucketRow>
+    /// Sketch mode: each row's distinct destinations (64 bytes a row, 8 MiB;
+    /// merged register-wise across shards). Empty in exact mode.
+    @usableFromInline var destinationSketches: ContiguousArray<DestinationSketch>
 
     /// The open bucket's figures of one row, side by side so one cache line
     /// (and one write) serves a packet; padded to 16 bytes so no row
@@ -40,9 +45,14 @@ public struct PortTable: Sendable {
         var padding: UInt32 = 0
     }
 
-    public init() {
+    /// - Parameter destinationSketches: count each port's distinct
+    ///   destinations in a `DestinationSketch` (sketch mode) instead of through
+    ///   the aggregator's pair table (exact mode).
+    public init(destinationSketches: Bool = false) {
         rows = .hugePageBacked(repeating: Row(), count: PortTable.rowCount)
         bucketRows = .hugePageBacked(repeating: BucketRow(), count: PortTable.rowCount)
+        self.destinationSketches = destinationSketches
+            ? .hugePageBacked(repeating: DestinationSketch(), count: PortTable.rowCount) : []
         touched = []
         touched.reserveCapacity(PortTable.rowCount)
     }
@@ -75,6 +85,7 @@ public struct PortTable: Sendable {
     func prefetch(row: Int) {
         rows.prefetchElement(row)
         bucketRows.prefetch(row)
+        if !destinationSketches.isEmpty { destinationSketches.prefetchElement(row) }
     }
 
     @inline(__always)
@@ -101,13 +112,26 @@ public struct PortTable: Sendable {
     @inline(__always)
     mutating func addDestination(row: Int) { rows[row].destinations &+= 1 }
 
-    public subscript(row: Int) -> Row { rows[row] }
+    /// Sketch mode: one destination of the row, by its seeded hash.
+    @inline(__always)
+    mutating func insertDestination(row: Int, hash: UInt64) { destinationSketches[row].insert(hash: hash) }
+
+    /// Whether destinations are sketched (sketch mode) rather than counted exactly.
+    public var sketchesDestinations: Bool { !destinationSketches.isEmpty }
+
+    public subscript(row: Int) -> Row {
+        var figures = rows[row]
+        if !destinationSketches.isEmpty {
+            figures.destinations = UInt32(destinationSketches[row].estimate.rounded())
+        }
+        return figures
+    }
 
     /// Every row with packets, by descending packets (ties: protocol, port).
     public func nonEmptyRows() -> [(key: ProtocolPort, row: Row)] {
         var result: [(key: ProtocolPort, row: Row)] = []
         for i in rows.indices where rows[i].packets > 0 {
-            result.append((PortTable.key(ofRow: i), rows[i]))
+            result.append((PortTable.key(ofRow: i), self[i]))
         }
         result.sort { $0.row.packets != $1.row.packets ? $0.row.packets > $1.row.packets : $0.key < $1.key }
         return result
@@ -179,5 +203,27 @@ public struct ClassCounts: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case scan, backscatter, misconfiguration, other
         case reflectionRecon = "reflection-recon"
+    }
+}
+
+// MARK: - Shards
+
+extension PortTable {
+    /// Adds another shard's whole-run rows. Packets, bytes and classes add;
+    /// distinct sources add too, since shards see disjoint sources; distinct
+    /// destinations are shared between shards, so only the sketches merge
+    /// (register-wise maximum) -- exact-mode counts cannot, and exact mode
+    /// runs in one shard.
+    mutating func absorb(_ other: PortTable) {
+        precondition(sketchesDestinations == other.sketchesDestinations, "merging port tables of different modes")
+        for i in rows.indices where other.rows[i].packets > 0 {
+            let o = other.rows[i]
+            rows[i].packets &+= o.packets
+            rows[i].bytes &+= o.bytes
+            rows[i].sources &+= o.sources
+            rows[i].destinations &+= o.destinations
+            rows[i].classes.merge(o.classes)
+            if !destinationSketches.isEmpty { destinationSketches[i].merge(other.destinationSketches[i]) }
+        }
     }
 }

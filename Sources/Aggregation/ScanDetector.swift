@@ -40,9 +40,9 @@ public struct ScanDetector: Sendable {
     public let config: Config
     let darknetSize: UInt64
     var table: BoundedTable<AddressPort, State>
-    public private(set) var episodes: [ScanEpisode] = []
+    public internal(set) var episodes: [ScanEpisode] = []
     /// Episodes found, including those beyond `maxEpisodes`.
-    public private(set) var episodeCount: UInt64 = 0
+    public internal(set) var episodeCount: UInt64 = 0
     /// Episodes that met the thresholds since the last `takeNewlyQualified`.
     var newlyQualified: [ScanEpisode] = []
 

@@ -83,10 +83,33 @@ public final class CaptureEngine: @unchecked Sendable {
         packetLimit: UInt64? = nil
     ) {
         self.source = source
-        self.context = DispatchContext(producer: producer, policy: policy)
+        self.context = DispatchContext(producer: ShardedProducer(producer), router: nil, policy: policy)
         self.batchSize = batchSize
         self.packetLimit = packetLimit
     }
+
+    /// A capture thread dealing records to several rings, one per aggregation
+    /// shard, by `router` (which must have as many shards as `producer` has rings).
+    /// After each batch it publishes the latest timestamp it has delivered
+    /// (`clockNs`): the shards' common clock, so an idle shard still closes its buckets.
+    public init(
+        source: PacketSource,
+        producer: consuming ShardedProducer<PacketRecord>,
+        router: ShardRouter,
+        policy: FullRingPolicy,
+        batchSize: Int32 = 256,
+        packetLimit: UInt64? = nil
+    ) {
+        precondition(router.shards == producer.count, "one ring per shard")
+        self.source = source
+        self.context = DispatchContext(producer: producer, router: router, policy: policy)
+        self.batchSize = batchSize
+        self.packetLimit = packetLimit
+    }
+
+    /// The latest packet timestamp delivered to the rings and published (any
+    /// thread; acquire: every record published before it is visible). `Int64.min` before the first.
+    public var clockNs: Int64 { context.clock.load(ordering: .acquiring) }
 
     /// Packets delivered by libpcap so far (any thread).
     public var packetsDelivered: UInt64 { delivered.load(ordering: .relaxed) }
@@ -311,8 +334,13 @@ final class DispatchContext {
     /// exclusivity check Swift makes on every mutating access to a class's
     /// property is dropped here: it was one `swift_beginAccess`/`endAccess`
     /// pair per packet, about 120 instructions (callgrind).
-    @exclusivity(unchecked) var producer: SPSCRing<PacketRecord>.Producer
+    @exclusivity(unchecked) var producer: ShardedProducer<PacketRecord>
+    /// Deals records to shards; nil: one ring, records decoded in place.
+    let router: ShardRouter?
     let policy: FullRingPolicy
+    /// Latest timestamp delivered, and the published copy of it (see `CaptureEngine.clockNs`).
+    var latestNs: Int64 = .min
+    let clock = Atomic<Int64>(.min)
     /// Live handles carry one link type: the decoder and the timestamp unit
     /// are set from the handle before dispatching.
     var decoder: PacketDecoder?
@@ -320,8 +348,9 @@ final class DispatchContext {
     var subsecondMultiplier: Int64 = 1
     var delivered: UInt64 = 0
 
-    init(producer: consuming SPSCRing<PacketRecord>.Producer, policy: FullRingPolicy) {
+    init(producer: consuming ShardedProducer<PacketRecord>, router: ShardRouter?, policy: FullRingPolicy) {
         self.producer = consume producer
+        self.router = router
         self.policy = policy
     }
 
@@ -333,17 +362,28 @@ final class DispatchContext {
         let captured = UnsafeBufferPointer(start: bytes, count: Int(header.pointee.caplen))
         let span = captured.span
         let wireLength = header.pointee.len
-        producer.stage(policy: policy) { record in
-            decoder.decode(span, wireLength: wireLength, timestampNs: timestampNs, into: &record)
+        if timestampNs > latestNs { latestNs = timestampNs }
+        guard let router else {
+            producer.stage(shard: 0, policy: policy) { record in
+                decoder.decode(span, wireLength: wireLength, timestampNs: timestampNs, into: &record)
+            }
+            return
         }
+        // The shard depends on the decoded source: decode here, then copy the
+        // 64-byte record into that shard's ring.
+        var decoded = PacketRecord()
+        decoder.decode(span, wireLength: wireLength, timestampNs: timestampNs, into: &decoded)
+        producer.stage(shard: router.shard(of: decoded), policy: policy) { $0 = decoded }
     }
 
     func publish() {
         producer.publish()
+        if router != nil { clock.store(latestNs, ordering: .releasing) }
     }
 
     func finish() {
         producer.finish()
+        clock.store(latestNs, ordering: .releasing)
     }
 }
 

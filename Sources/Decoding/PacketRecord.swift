@@ -4,6 +4,13 @@ public struct IPAddress: Hashable, Sendable, BitwiseCopyable, Comparable, Custom
     public var high: UInt64
     public var low: UInt64
 
+    /// The prefix sources are aggregated by (`aggregation.source_prefixes`):
+    /// /24 for IPv4, /48 for IPv6.
+    @inlinable
+    public var sourcePrefix: IPAddress {
+        isIPv4 ? IPAddress(ipv4: ipv4 & 0xFFFF_FF00) : IPAddress(high: high & 0xFFFF_FFFF_FFFF_0000, low: 0)
+    }
+
     public init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low

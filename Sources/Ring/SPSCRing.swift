@@ -37,6 +37,15 @@ public struct RingCounters: Sendable, Equatable, Codable {
         case ringDropped = "ring_dropped"
         case inFlight = "in_flight"
     }
+
+    /// Several rings' counters added: the identity holds for the sum as it
+    /// does for each (the shards' rings, in total).
+    public static func sum(_ parts: [RingCounters]) -> RingCounters {
+        parts.reduce(RingCounters(captured: 0, consumed: 0, ringDropped: 0, inFlight: 0)) {
+            RingCounters(captured: $0.captured &+ $1.captured, consumed: $0.consumed &+ $1.consumed,
+                         ringDropped: $0.ringDropped &+ $1.ringDropped, inFlight: $0.inFlight &+ $1.inFlight)
+        }
+    }
 }
 
 /// 64 bytes of padding: keeps the indices that the two threads write on
@@ -298,4 +307,53 @@ public func backoffPause(_ attempt: Int = 64) {
 public func backoffSleepMicroseconds(_ attempt: Int) -> UInt32 {
     let doublings = min(max(attempt - 64, 0) / 64, 16)
     return min(UInt32(50) << UInt32(doublings), backoffMaxSleepMicroseconds)
+}
+
+/// The producing side of several rings at once: one capture thread dealing
+/// records to N consumers (the aggregation shards), each through its own
+/// ring. Each ring keeps its own exact counters; `publish()` publishes every
+/// ring's staged batch.
+public struct ShardedProducer<Element: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
+    // @unchecked Sendable: like `SPSCRing.Producer`, used by one thread at a time.
+    public let count: Int
+    @usableFromInline let producers: UnsafeMutablePointer<SPSCRing<Element>.Producer>
+
+    /// Takes the one producer of each ring (traps if one was taken already).
+    public init(rings: [SPSCRing<Element>]) {
+        precondition(!rings.isEmpty, "a sharded producer needs at least one ring")
+        count = rings.count
+        producers = .allocate(capacity: rings.count)
+        for (i, ring) in rings.enumerated() { (producers + i).initialize(to: ring.makeProducer()) }
+    }
+
+    /// One ring's producer, as a set of one.
+    public init(_ producer: consuming SPSCRing<Element>.Producer) {
+        count = 1
+        producers = .allocate(capacity: 1)
+        producers.initialize(to: producer)
+    }
+
+    deinit {
+        producers.deinitialize(count: count)
+        producers.deallocate()
+    }
+
+    /// `SPSCRing.Producer.stage` on ring `shard` (0 ..< count).
+    @inlinable
+    @discardableResult
+    public mutating func stage(shard: Int, policy: FullRingPolicy, _ fill: (inout Element) -> Void) -> Bool {
+        precondition(shard >= 0 && shard < count, "shard out of range")
+        return producers[shard].stage(policy: policy, fill)
+    }
+
+    /// Publishes every ring's staged batch.
+    @inlinable
+    public mutating func publish() {
+        for i in 0..<count { producers[i].publish() }
+    }
+
+    /// Publishes and finishes every ring.
+    public mutating func finish() {
+        for i in 0..<count { producers[i].finish() }
+    }
 }

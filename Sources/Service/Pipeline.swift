@@ -33,7 +33,10 @@ public struct Pipeline: Sendable {
     /// What a run produced besides the consumer's own state.
     public struct Run: Sendable {
         public var sources: [SourceReport]
+        /// The ring's counters; with shards, the sum of `shardRings`.
         public var ring: RingCounters
+        /// Each shard's ring, in shard order (empty: one ring, no shards).
+        public var shardRings: [RingCounters] = []
         public var kernel: KernelStatistics?
         public var stopped: Bool
     }

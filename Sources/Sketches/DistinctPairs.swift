@@ -28,7 +28,9 @@ public struct DistinctPairs: Sendable {
         setMask = size / 2 - 1
     }
 
-    public var capacity: Int { slots.count }
+    /// Slots, with those of tables merged in by `absorbFigures(of:)`.
+    public var capacity: Int { slots.count + absorbedSlots }
+    @usableFromInline var absorbedSlots = 0
     public var memoryBytes: Int { slots.count * 8 }
     public var isExact: Bool { evictions == 0 }
 
@@ -61,5 +63,6 @@ public struct DistinctPairs: Sendable {
         for i in slots.indices { slots[i] = 0 }
         evicted = 0
         insertions = 0
+        absorbedSlots = 0
     }
 }

@@ -150,8 +150,10 @@ public struct SpaceSaving<Key: SeededHashable>: Sendable {
     /// Upper bound on the true count of any key that is not monitored: the
     /// minimum counter once all slots are used, 0 before. Always <= `maxError`.
     public var unmonitoredBound: UInt64 {
-        keys.count < capacity || heap.isEmpty ? 0 : counts[Int(heap[0])]
+        Swift.max(mergedFloor, keys.count < capacity || heap.isEmpty ? 0 : counts[Int(heap[0])])
     }
+    /// Set by `mergeDisjoint`: the merged summaries' bound on keys they did not monitor.
+    var mergedFloor: UInt64 = 0
 
     /// True when every count is exact (fewer distinct keys than capacity so far).
     public var isExact: Bool { unmonitoredBound == 0 && !errors.contains { $0 != 0 } }
@@ -237,6 +239,7 @@ public struct SpaceSaving<Key: SeededHashable>: Sendable {
 
     public mutating func removeAll() {
         total = 0
+        mergedFloor = 0
         keys.removeAll(keepingCapacity: true)
         counts.removeAll(keepingCapacity: true)
         errors.removeAll(keepingCapacity: true)
@@ -289,11 +292,15 @@ public struct SpaceSaving<Key: SeededHashable>: Sendable {
             if combined[a].error != combined[b].error { return combined[a].error < combined[b].error }
             return a < b
         }
-        let total = totalCount + other.totalCount
+        rebuild(from: order.prefix(capacity).map { combined[$0] }, total: totalCount + other.totalCount)
+    }
+
+    /// Replaces the contents with `entries` (at most `capacity`, by
+    /// descending count) and the total weight `total`.
+    mutating func rebuild(from entries: some Collection<Entry>, total: UInt64) {
         removeAll()
         self.total = total
-        for i in order.prefix(capacity) {
-            let e = combined[i]
+        for e in entries {
             let s = keys.count
             keys.append(e.key)
             counts.append(e.count)

@@ -56,7 +56,11 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(name: .long, help: "Exact per-source tables instead of the sketches (slower; the oracle for docs/sketches.md's bounds).")
     var exact = false
 
+    @Option(name: .long, help: "Aggregation threads (shards by source): N, or 'auto' (the cores left after the capture thread, at least 1). Default 1.")
+    var threads: AggregationThreads = .count(1)
+
     func validate() throws {
+        if exact && threads.resolved > 1 { throw ValidationError("--exact runs in one thread: its pair table does not merge across shards") }
         if pcap.isEmpty && !demo { throw ValidationError("give at least one capture with --pcap FILE, or --demo") }
         if !pcap.isEmpty && demo { throw ValidationError("--demo replaces --pcap; give one or the other") }
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
@@ -119,10 +123,22 @@ struct AnalyzeCommand: ParsableCommand {
             stage.setFeed(series)
             feedSeries = series
         }
-        var consumer = AlertingAggregator(aggregator: Aggregator(config: config, geoip: try aggregation.openGeoIP()), stage: stage)
-        let run = Pipeline().run(source: source, consumer: &consumer)
-        consumer.finish()
-        let aggregator = consumer.aggregator
+        let geoip = try aggregation.openGeoIP()
+        let run: Pipeline.Run
+        let aggregator: Aggregator
+        if threads.resolved > 1 {
+            let sharded = ShardedPipeline(shards: threads.resolved).run(source: source, config: config, geoip: geoip) {
+                stage.process($0)
+            }
+            stage.finish()
+            (run, aggregator) = sharded
+        } else {
+            var consumer = AlertingAggregator(aggregator: Aggregator(config: config, geoip: geoip), stage: stage)
+            run = Pipeline().run(source: source, consumer: &consumer)
+            consumer.finish()
+            aggregator = consumer.aggregator
+            stage = consumer.stage
+        }
         if let export {
             do {
                 try SensorExport.write(aggregator: aggregator, sensor: sensorName, to: export)
@@ -133,7 +149,7 @@ struct AnalyzeCommand: ParsableCommand {
         var comparisonText: String?
         var comparisonResult: FeedComparison?
         var report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
-        let alerts = AlertsSection(consumer.stage)
+        let alerts = AlertsSection(stage)
         report.extraMembers.append(("alerts", { StreamingJSON.writeArray(alerts.rows, to: $0) }))
         if let feedInput, let series = feedSeries {
             var options = FeedComparison.Options()

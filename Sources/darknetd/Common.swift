@@ -92,3 +92,8 @@ final class OutputBuffer {
         buffer.removeAll(keepingCapacity: true)
     }
 }
+
+extension AggregationThreads: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+    public var defaultValueDescription: String { description }
+}
