@@ -122,7 +122,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Synth"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Decoding", "Synth", "Service"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Decoding", "Synth", "Service", "Sketches", "Ring"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "Sketches", "Decoding", "Synth", "GeoIP"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding", "Capture", "Ring", "TestSupport"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),

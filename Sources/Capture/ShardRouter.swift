@@ -28,6 +28,6 @@ public struct ShardRouter: Sendable, BitwiseCopyable {
     public func shard(of r: PacketRecord) -> Int {
         guard shards > 1, r.status == .ok else { return 0 }
         let source = bySourcePrefix ? r.source.sourcePrefix : r.source
-        return Int(truncatingIfNeeded: (hasher.hash(source) >> 32) &* UInt64(shards) >> 32)
+        return Int(truncatingIfNeeded: ((hasher.hash(source) >> 32) &* UInt64(shards)) >> 32)
     }
 }

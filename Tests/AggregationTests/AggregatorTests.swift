@@ -247,7 +247,7 @@ import Synth
         #expect(rows[0].entry.count == 2)
         #expect(rows[0].detail?.destinations == 2)
         #expect(rows[1].entry.key == IPAddress(ipv4: 0xC633_6500))
-        #expect(Aggregator.prefix(of: IPAddress("2001:db8:1:2:3::1")!) == IPAddress("2001:db8:1::")!)
+        #expect(IPAddress("2001:db8:1:2:3::1")!.sourcePrefix == IPAddress("2001:db8:1::")!)
     }
 
     @Test func distinctSourcesAndDestinationsSmall() {
