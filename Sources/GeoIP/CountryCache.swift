@@ -7,12 +7,11 @@ import Decoding
 ///
 /// Granularity: entries are keyed by the IPv4 /24 or the IPv6 /48 of the
 /// address, so one database lookup answers every address of that block.
-/// Country databases are not finer than that in practice: GeoLite2 and
-/// DB-IP country data come from registry allocations and BGP, where /24
-/// (IPv4) and /48 (IPv6) are the longest prefixes routed on the Internet.
-/// If a database did split a /24 or /48 between countries, addresses in it
-/// would get the country of whichever one was looked up first while that
-/// slot lives. Darknet sources also arrive in bursts from the same
+/// Country data is rarely finer than that: /24 (IPv4) and /48 (IPv6) are
+/// the longest prefixes routed on the Internet. Rarely is not never: the
+/// DB-IP City Lite that install-deps.sh installs splits 11,839 /24s and
+/// 2,524 /48s between countries; addresses in such a block get the country
+/// of whichever one was looked up first while that slot lives. Darknet sources also arrive in bursts from the same
 /// scanners' blocks, so keying by block raises the hit rate as well.
 ///
 /// Addresses in `::/48` that are not IPv4 (`::1`, IPv4-compatible `::a.b.c.d`

@@ -49,7 +49,7 @@ struct AggregationOptions: ParsableArguments {
     @Flag(name: .long, help: "Aggregate sources to /24 (IPv4) and /48 (IPv6).")
     var sourcePrefixes = false
 
-    @Option(name: .long, help: "MaxMind-format country database (.mmdb) for per-country figures.")
+    @Option(name: .long, help: "MaxMind-format country database (.mmdb) for per-country figures (default: the one scripts/install-deps.sh installs, if present; 'none': no database).")
     var geoip: String?
 
     func validate() throws {
@@ -58,9 +58,11 @@ struct AggregationOptions: ParsableArguments {
         guard darknetSize >= 1 else { throw ValidationError("--darknet-size must be at least 1") }
     }
 
-    /// Opens the GeoIP database, if one was given; a bad file is a one-line error.
+    /// Opens the GeoIP database given, else the installed default if there is
+    /// one (named on stderr); a bad file given is a one-line error.
     func openGeoIP() throws -> GeoIPDatabase? {
-        guard let geoip else { return nil }
+        guard let geoip else { return DefaultGeoIPDatabase.open(note: note) }
+        if geoip == "none" { return nil }
         do {
             return try GeoIPDatabase(path: geoip)
         } catch {

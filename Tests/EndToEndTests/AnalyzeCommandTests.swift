@@ -157,4 +157,29 @@ import Testing
         #expect((classes["reflection-recon"] ?? 0) > 0)
         #expect((classes["backscatter"] ?? 0) > 0)
     }
+
+    static let installedGeoIP = "/usr/local/share/GeoIP/dbip-city-lite.mmdb"  // scripts/install-deps.sh
+
+    /// Without `--geoip` the demo finds the database install-deps.sh
+    /// installs and prints countries, not one `??` row; `--geoip none` turns it off.
+    @Test(.enabled(if: FileManager.default.isReadableFile(atPath: installedGeoIP), "no database at \(installedGeoIP); scripts/install-deps.sh installs it"))
+    func demoHasCountriesOutOfTheBox() throws {
+        let result = try Subprocess(Executables.darknetd, ["analyze", "--demo", "--format", "json"])
+        #expect(result.waitForExit(timeout: .seconds(120)) == 0, "\(result.standardError)")
+        #expect(result.standardError.contains("GeoIP: /"), "\(result.standardError)")
+        let countries = try #require(try json(result.standardOutput)["countries"] as? [String: Any])
+        #expect((countries["database"] as? String)?.hasSuffix(".mmdb") == true)
+        let rows = try #require(countries["rows"] as? [[String: Any]])
+        let packets = Dictionary(uniqueKeysWithValues: rows.map { ($0["country"] as? String ?? "", $0["packets"] as? Int ?? 0) })
+        #expect(packets.values.reduce(0, +) == 200_000)
+        #expect((packets["??"] ?? 0) < 2_000, "\(packets["??"] ?? 0) packets without a country")
+        #expect(packets.count >= 50)
+        #expect((packets["US"] ?? 0) > 0 && (packets["CN"] ?? 0) > 0 && (packets["JP"] ?? 0) > 0)
+
+        let off = try Subprocess(Executables.darknetd, ["analyze", "--demo", "--format", "json", "--geoip", "none"])
+        #expect(off.waitForExit(timeout: .seconds(120)) == 0, "\(off.standardError)")
+        let none = try #require(try json(off.standardOutput)["countries"] as? [String: Any])
+        #expect(none["database"] == nil || none["database"] is NSNull)
+        #expect((none["rows"] as? [[String: Any]])?.map { $0["country"] as? String } == ["??"])
+    }
 }

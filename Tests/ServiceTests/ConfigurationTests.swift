@@ -510,6 +510,7 @@ func singleIssue(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocati
         expected.alerts.rules[.portSurge]?.factor = 3
         expected.alerts.rules[.portSurge]?.minPackets = 50
         expected.alerts.rules[.feedOnlySurge]?.enabled = false
+        expected.geoip.database = "/usr/local/share/GeoIP/dbip-city-lite.mmdb"  // scripts/install-deps.sh installs it
         #expect(example == expected)
         #expect(example.darknet.effectiveSize == 512)
         try example.validateForRun()
