@@ -75,15 +75,18 @@ public final class CaptureEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - policy: `.drop` for live capture (never block), `.wait` for files.
     ///   - packetLimit: stop after this many packets (like `tcpdump -c`).
+    ///   - darknet: records that are not darknet traffic are marked (and so
+    ///     counted, not aggregated) before they enter the ring.
     public init(
         source: PacketSource,
         producer: consuming SPSCRing<PacketRecord>.Producer,
         policy: FullRingPolicy,
         batchSize: Int32 = 256,
-        packetLimit: UInt64? = nil
+        packetLimit: UInt64? = nil,
+        darknet: DarknetPrefixes = .everything
     ) {
         self.source = source
-        self.context = DispatchContext(producer: producer, policy: policy)
+        self.context = DispatchContext(producer: producer, policy: policy, darknet: darknet)
         self.batchSize = batchSize
         self.packetLimit = packetLimit
     }
@@ -313,6 +316,8 @@ final class DispatchContext {
     /// pair per packet, about 120 instructions (callgrind).
     @exclusivity(unchecked) var producer: SPSCRing<PacketRecord>.Producer
     let policy: FullRingPolicy
+    /// Checked after decoding, while the record is still in its ring slot.
+    let darknet: DarknetPrefixes
     /// Live handles carry one link type: the decoder and the timestamp unit
     /// are set from the handle before dispatching.
     var decoder: PacketDecoder?
@@ -320,9 +325,10 @@ final class DispatchContext {
     var subsecondMultiplier: Int64 = 1
     var delivered: UInt64 = 0
 
-    init(producer: consuming SPSCRing<PacketRecord>.Producer, policy: FullRingPolicy) {
+    init(producer: consuming SPSCRing<PacketRecord>.Producer, policy: FullRingPolicy, darknet: DarknetPrefixes) {
         self.producer = consume producer
         self.policy = policy
+        self.darknet = darknet
     }
 
     /// Decodes one packet straight into the next ring slot. The bytes are
@@ -333,8 +339,10 @@ final class DispatchContext {
         let captured = UnsafeBufferPointer(start: bytes, count: Int(header.pointee.caplen))
         let span = captured.span
         let wireLength = header.pointee.len
+        let darknet = darknet
         producer.stage(policy: policy) { record in
             decoder.decode(span, wireLength: wireLength, timestampNs: timestampNs, into: &record)
+            darknet.classify(&record)
         }
     }
 

@@ -157,7 +157,7 @@ public struct DaemonStatsProvider: StatsProvider {
         m.single("darknet_packets_total", .counter, help: "Records read from the capture, decodable or not.", value: Double(s.packets.total))
         m.single("darknet_packets_decoded_total", .counter, help: "Records with an IP header decoded.", value: Double(s.packets.decoded))
         m.single("darknet_bytes_total", .counter, help: "Wire bytes of all records.", value: Double(s.packets.bytes))
-        m.family("darknet_decode_errors_total", .counter, help: "Records not decoded, by reason.",
+        m.family("darknet_decode_errors_total", .counter, help: "Records not decoded, or not darknet traffic (dst-outside-darknet, src-inside-darknet), by reason.",
                  samples: s.packets.decodeErrors.sorted { $0.key < $1.key }.map { ([("reason", $0.key)], Double($0.value)) })
         m.family("darknet_class_packets_total", .counter, help: "Decoded packets by traffic class.",
                  samples: TrafficClass.allCases.map { ([("class", $0.name)], Double(s.classes[$0])) })

@@ -145,7 +145,8 @@ public final class SensorDaemon: Sendable {
         var drains: [RingDrain] = []
         for handle in handles {
             let ring = SPSCRing<PacketRecord>(capacity: 1 << 16)
-            let engine = CaptureEngine(source: .live(handle), producer: ring.makeProducer(), policy: .drop)
+            let engine = CaptureEngine(source: .live(handle), producer: ring.makeProducer(), policy: .drop,
+                                       darknet: c.darknet.filter)
             drains.append(RingDrain(ring: ring, engine: engine))
         }
         let live = LiveAggregation(aggregator: aggregator, stage: stage, feedSeries: feedSeries, follower: follower, drains: drains,

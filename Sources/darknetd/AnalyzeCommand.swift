@@ -52,6 +52,9 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: "Hashing key of the sketches: 32 hexadecimal digits, or 'random' (default: a fixed key, so a replay gives the same output).")
     var hashSeed: String?
 
+    @Option(name: .long, help: "A darknet prefix (CIDR, repeatable): packets to other destinations, or from inside the prefixes, are counted (packets.decode_errors) and not analyzed.")
+    var prefix: [String] = []
+
     @Flag(name: .long, help: "Exact per-source tables instead of the sketches (slower; the oracle for docs/sketches.md's bounds).")
     var exact = false
 
@@ -62,6 +65,13 @@ struct AnalyzeCommand: ParsableCommand {
         if maxLag < 0 || maxLag > 1000 { throw ValidationError("--max-lag must be within 0...1000") }
         if let sensorCountry, CountryCode(sensorCountry) == nil { throw ValidationError("--sensor-country: expected a 2-letter ISO code such as JP") }
         if feed == nil && feedFormat != "auto" { throw ValidationError("--feed-format needs --feed") }
+        for text in prefix {
+            do {
+                _ = try CIDRPrefix(parsing: text)
+            } catch {
+                throw ValidationError("--prefix \(text): \(error)")
+            }
+        }
         if let hashSeed, hashSeed != "random", SeededHash(hexSeed: hashSeed) == nil {
             throw ValidationError("--hash-seed: expected 32 hexadecimal digits or 'random', got \"\(hashSeed)\"")
         }
@@ -119,7 +129,11 @@ struct AnalyzeCommand: ParsableCommand {
             feedSeries = series
         }
         var consumer = AlertingAggregator(aggregator: Aggregator(config: config, geoip: try aggregation.openGeoIP()), stage: stage)
-        let run = Pipeline().run(source: source, consumer: &consumer)
+        var pipeline = Pipeline()
+        var darknet = SensorConfiguration.Darknet()
+        darknet.prefixes = prefix.compactMap { try? CIDRPrefix(parsing: $0) }
+        pipeline.darknet = darknet.filter
+        let run = pipeline.run(source: source, consumer: &consumer)
         consumer.finish()
         let aggregator = consumer.aggregator
         if let export {
