@@ -55,7 +55,7 @@ public struct DaemonStatsProvider: StatsProvider {
         case "stats":
             return .data(encode(Stats(bucketSeconds: state.bucketSeconds, window: state.window, sinceStart: state.packets,
                                       classes: state.classes, sources: state.sourcesEstimate, scans: state.scans,
-                                      attacks: state.attacks)))
+                                      attacks: state.attacks, alerts: state.alerts?.count ?? 0, alertsByRule: state.alertsByRule)))
         case "top-ports":
             return .data(encode(Rows(rows: Array(state.ports.prefix(n)))))
         case "top-sources":
@@ -123,10 +123,13 @@ public struct DaemonStatsProvider: StatsProvider {
         var sources: UInt64
         var scans: UInt64
         var attacks: UInt64
+        var alerts: UInt64
+        var alertsByRule: [String: UInt64]
         enum CodingKeys: String, CodingKey {
-            case window, classes, sources, scans, attacks
+            case window, classes, sources, scans, attacks, alerts
             case bucketSeconds = "bucket_seconds"
             case sinceStart = "since_start"
+            case alertsByRule = "alerts_by_rule"
         }
     }
 
@@ -177,6 +180,8 @@ public struct DaemonStatsProvider: StatsProvider {
         m.single("darknet_alerts_total", .counter,
                  help: "Alerts raised (past dedup and the rate limit); deliveries: darknet_alert_sink_sent_total.",
                  value: Double(s.alerts?.count ?? 0))
+        m.family("darknet_alerts_by_rule_total", .counter, help: "Alerts raised (past dedup and the rate limit), by rule.",
+                 samples: s.alertsByRule.sorted { $0.key < $1.key }.map { ([("rule", $0.key)], Double($0.value)) })
         if !sinks.isEmpty {
             func family(_ name: String, _ type: PrometheusText.MetricType, _ help: String, _ value: (SinkCounters) -> Double) {
                 m.family(name, type, help: help, samples: sinks.map { ([("sink", $0.name)], value($0.counters)) })

@@ -40,8 +40,11 @@ public struct PublishedState: Sendable {
     public var alerts: AlertsSection?
     public var correlation: [SeriesCorrelation] = []
     public var feed: FeedStatus?
+    /// Scan episodes and backscatter attacks found since start (counted when they qualify).
     public var scans: UInt64 = 0
     public var attacks: UInt64 = 0
+    /// Alerts raised since start (past dedup and the rate limit), by rule id; every rule, zero or not.
+    public var alertsByRule: [String: UInt64] = Dictionary(uniqueKeysWithValues: AlertRuleID.allCases.map { ($0.rawValue, 0) })
     public var bucketSeconds: Int64 = 60
 
     public struct WindowFigures: Codable, Sendable {
@@ -77,6 +80,9 @@ public final class LiveAggregation: @unchecked Sendable {
     let follower: FeedFollower?
     let drains: [RingDrain]
     var feedPushedIndex: Int64 = .min
+    /// `stage.alertCount` already counted in `alertsByRule`.
+    var alertsCounted: UInt64 = 0
+    var alertsByRule: [String: UInt64] = [:]
     /// Saves on its own thread (see `SnapshotWriter`); nil: no state directory.
     public let snapshots: SnapshotWriter<DaemonSnapshot>?
     let snapshotInterval: Duration
@@ -245,6 +251,8 @@ public final class LiveAggregation: @unchecked Sendable {
         state.feed = follower?.status
         state.scans = a.scans.episodeCount
         state.attacks = a.backscatter.attackCount
+        countNewAlerts()
+        for (rule, count) in alertsByRule { state.alertsByRule[rule] = count }
         if full {
             if let window = a.windows.first {
                 let totals = window.totals()
@@ -272,6 +280,17 @@ public final class LiveAggregation: @unchecked Sendable {
             }
         }
         published.withLock { $0 = state }
+    }
+
+    /// Adds the alerts the stage raised since the last call to `alertsByRule`
+    /// (the stage keeps its last `keep` alerts, far more than pass the rate limit between two calls).
+    func countNewAlerts() {
+        let fresh = stage.alertCount &- alertsCounted
+        guard fresh > 0 else { return }
+        for alert in stage.alerts.suffix(Int(min(fresh, UInt64(stage.alerts.count)))) {
+            alertsByRule[alert.rule.rawValue, default: 0] &+= 1
+        }
+        alertsCounted = stage.alertCount
     }
 
     // MARK: snapshots

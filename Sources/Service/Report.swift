@@ -368,7 +368,7 @@ public struct ScansSection: Codable, Sendable, Equatable {
 
     init(_ d: ScanDetector) {
         let report = d.report()
-        count = d.episodeCount + UInt64(report.filter(\.ongoing).count)
+        count = d.episodeCount
         episodes = report.map {
             Episode(source: $0.source.description, proto: ProtocolName.name($0.ipProtocol), port: $0.port,
                     start: RFC3339.format($0.startNs), end: RFC3339.format($0.endNs), packets: $0.packets,
@@ -413,7 +413,7 @@ public struct BackscatterSection: Codable, Sendable, Equatable {
 
     init(_ d: BackscatterDetector) {
         let report = d.report()
-        count = d.attackCount + UInt64(report.filter(\.ongoing).count)
+        count = d.attackCount
         attacks = report.map {
             Attack(victim: $0.victim.description, proto: ProtocolName.name($0.ipProtocol), start: RFC3339.format($0.startNs),
                    end: RFC3339.format($0.endNs), packets: $0.packets, peakRate: $0.peakRate,

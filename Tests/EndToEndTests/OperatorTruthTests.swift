@@ -1,0 +1,161 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Issue 12, finding 6, against `darknetd run` in namespaces the test
+/// creates: the counters of alerts, scan episodes and attacks agree between
+/// the alert file, `darknetctl stats` and the metrics.
+@Suite(.serialized) struct OperatorTruthTests {
+    static var available: Bool { DaemonTests.available }
+
+    /// A daemon on the receiver side of a fresh veth pair, with its own directory.
+    final class Running {
+        let net: VethNamespaces
+        let dir: URL
+        let notify: DatagramListener
+        let syslog: DatagramListener
+        let daemon: Subprocess
+        let configPath: String
+        var socket: String { dir.appendingPathComponent("darknetd.sock").path }
+        var alertFile: String { dir.appendingPathComponent("alerts.jsonl").path }
+
+        init(tag: String, config: (_ interface: String, _ dir: URL, _ syslog: String) -> String) throws {
+            net = try VethNamespaces(tag: tag)
+            dir = URL(fileURLWithPath: "/tmp/dnt-\(tag)-\(getpid())")
+            try? FileManager.default.removeItem(at: dir)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            notify = try DatagramListener(path: dir.appendingPathComponent("notify.sock").path)
+            syslog = try DatagramListener(path: dir.appendingPathComponent("log.sock").path)
+            configPath = dir.appendingPathComponent("darknetd.yaml").path
+            try config(net.receiverInterface, dir, syslog.path).write(toFile: configPath, atomically: true, encoding: .utf8)
+            let (exe, args) = net.inNamespace(net.receiver, [Executables.darknetd, "run", "--config", configPath, "--foreground"])
+            daemon = try Subprocess(exe, args, environment: ["NOTIFY_SOCKET": notify.path])
+            guard notify.wait(timeout: .seconds(30), for: { $0.contains("READY=1") }) else {
+                stop()
+                throw VethNamespaces.NamespaceError(description: "no READY=1: \(daemon.standardError)")
+            }
+        }
+
+        func ctl(_ arguments: [String]) throws -> Subprocess.Result {
+            try Subprocess.run(Executables.darknetctl, ["--socket", socket] + arguments)
+        }
+
+        /// `data` of a command's --json answer.
+        func data(_ command: String, _ arguments: [String] = []) throws -> [String: Any] {
+            let result = try ctl([command, "--json"] + arguments)
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            return object?["data"] as? [String: Any] ?? [:]
+        }
+
+        func stop() {
+            if daemon.process.isRunning {
+                daemon.process.terminate()
+                _ = daemon.waitForExit(timeout: .seconds(15))
+            }
+            net.tearDown()
+            try? FileManager.default.removeItem(at: dir)
+        }
+    }
+
+    static func config(bucket: String, dnsMinPackets: Int, extra: String = "") -> (String, URL, String) -> String {
+        { interface, dir, syslog in
+            """
+            capture:
+              interfaces: ["\(interface)"]
+              immediate: true
+            darknet:
+              prefixes: ["198.18.0.0/16"]
+            aggregation:
+              bucket: \(bucket)
+              windows: ["60s"]
+              scan:
+                min_destinations: 20
+              backscatter:
+                min_packets: 5
+                min_duration: 1s
+                min_peak_rate: 0.05
+            alerts:
+              syslog:
+                socket: \(syslog)
+                format: local
+              json_file: \(dir.appendingPathComponent("alerts.jsonl").path)
+              rate_per_minute: 100000
+              rules:
+                dns-open-resolver-surge:
+                  warmup_buckets: 3
+                  min_packets: \(dnsMinPackets)
+                  min_sources: 5
+                scan-campaign:
+                  min_internet_rate: 0
+            stats:
+              socket: \(dir.appendingPathComponent("darknetd.sock").path)
+            state:
+              directory: \(dir.appendingPathComponent("state").path)
+            \(extra)
+            """
+        }
+    }
+
+    @Test(.enabled(if: OperatorTruthTests.available, "needs root, iproute2 and tcpreplay"))
+    func alertsScansAndAttacksAgreeEverywhereAfterASurge() throws {
+        let run = try Running(tag: "c", config: Self.config(bucket: "1s", dnsMinPackets: 20))
+        defer { run.stop() }
+        let capture = run.dir.appendingPathComponent("replay.pcap").path
+        let generated = try Subprocess.run(Executables.darknetd, ["generate", "--out", capture, "--packets", "6000",
+                                                                  "--rate", "400", "--surge", "8:11:800", "--seed", "5"])
+        #expect(generated.status == 0, "\(generated.output)")
+        let (replayExe, replayArgs) = run.net.inNamespace(run.net.sender,
+                                                          [Executables.system("tcpreplay")!, "-q", "-i", run.net.senderInterface, capture])
+        #expect(try Subprocess.run(replayExe, replayArgs, timeout: .seconds(90)).status == 0)
+
+        // Until the figures stop moving (the last buckets close on the clock).
+        var last = ""
+        var stable = 0
+        _ = eventually(timeout: .seconds(30)) {
+            let now = ((try? run.ctl(["stats", "--json"]).stdout) ?? "").replacingOccurrences(of: "\"uptime_seconds\":[0-9.]+", with: "",
+                                                                                               options: .regularExpression)
+            let window = now.range(of: "\"window\"").map { String(now[..<$0.lowerBound]) } ?? now
+            stable = window == last ? stable + 1 : 0
+            last = window
+            Thread.sleep(forTimeInterval: 1)
+            return stable >= 3
+        }
+
+        // 1. What the alert file received, by rule.
+        let lines = try String(contentsOfFile: run.alertFile, encoding: .utf8).split(separator: "\n")
+        var sent: [String: Int] = [:]
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            sent[object["rule"] as? String ?? "?", default: 0] += 1
+        }
+        // 2. darknetctl stats.
+        let stats = try run.data("stats")
+        let byRule = try #require(stats["alerts_by_rule"] as? [String: Int], "\(stats)")
+        // 3. The metrics.
+        let metrics = try run.ctl(["metrics"]).stdout
+        func metric(_ name: String) -> Int? {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last!) }
+        }
+
+        #expect((sent["scan-campaign"] ?? 0) > 0, "no scan-campaign alert: \(sent)")
+        #expect((sent["dns-open-resolver-surge"] ?? 0) > 0, "no surge alert: \(sent)")
+        for (rule, count) in byRule {
+            #expect((sent[rule] ?? 0) == count, "\(rule): file \(sent[rule] ?? 0), stats \(count)")
+            #expect(metric("darknet_alerts_by_rule_total{rule=\"\(rule)\"}") == count, "\(rule)\n\(metrics)")
+        }
+        #expect(Set(sent.keys).isSubset(of: Set(byRule.keys)), "\(sent) \(byRule)")
+        let total = lines.count
+        #expect(stats["alerts"] as? Int == total)
+        #expect(metric("darknet_alerts_total") == total, "\(metrics)")
+
+        let scans = try #require(stats["scans"] as? Int)
+        let attacks = try #require(stats["attacks"] as? Int)
+        #expect(metric("darknet_scan_episodes_total") == scans, "\(metrics)")
+        #expect(metric("darknet_backscatter_attacks_total") == attacks, "\(metrics)")
+        // Every scan-campaign alert is one scan episode (an alert needs an episode; dedup may skip some).
+        #expect(scans >= (sent["scan-campaign"] ?? 0), "scans \(scans), scan-campaign alerts \(sent["scan-campaign"] ?? 0)")
+        #expect(attacks >= (sent["backscatter-dos"] ?? 0), "attacks \(attacks), backscatter-dos alerts \(sent["backscatter-dos"] ?? 0)")
+        #expect(attacks > 0, "\(stats)")
+
+    }
+}
