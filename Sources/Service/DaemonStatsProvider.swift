@@ -65,7 +65,7 @@ public struct DaemonStatsProvider: StatsProvider {
         case "series":
             return .data(encode(Series(bucketSeconds: state.bucketSeconds, buckets: Array(state.series.suffix(n)))))
         case "alerts":
-            return .data(encode(Alerts(count: state.alerts?.count ?? 0, rows: Array((state.alerts?.rows ?? []).suffix(n)))))
+            return .data(DaemonStatsProvider.alerts(count: state.alerts?.count ?? 0, rows: state.alertRecords.suffix(n)))
         case "correlation":
             return .data(encode(Rows(rows: state.correlation)))
         case "feed":
@@ -141,7 +141,18 @@ public struct DaemonStatsProvider: StatsProvider {
         enum CodingKeys: String, CodingKey { case buckets; case bucketSeconds = "bucket_seconds" }
     }
 
-    struct Alerts: Encodable { var count: UInt64; var rows: [AlertsSection.Row] }
+    /// `{"count":N,"rows":[...]}`, each row exactly the object the JSON-lines
+    /// alert file holds (`AlertJSON`): one shape for an alert wherever it is read.
+    static func alerts(count: UInt64, rows: some Collection<Alert>) -> Data {
+        let encoder = AlertJSON.encoder()
+        var out = Data("{\"count\":\(count),\"rows\":[".utf8)
+        for (i, alert) in rows.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append((try? encoder.encode(alert)) ?? Data("null".utf8))
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
 
     struct FeedReply: Encodable {
         var configured: Bool

@@ -38,6 +38,8 @@ public struct PublishedState: Sendable {
     public var countries: CountriesSection?
     public var series: [SeriesSection.Bucket] = []
     public var alerts: AlertsSection?
+    /// The last alerts raised (at most 1000), as the JSON-lines sink writes them: what `alerts` answers.
+    public var alertRecords: [Alert] = []
     public var correlation: [SeriesCorrelation] = []
     public var feed: FeedStatus?
     /// Scan episodes and backscatter attacks found since start (counted when they qualify).
@@ -273,6 +275,7 @@ public final class LiveAggregation: @unchecked Sendable {
             state.topSources = a.topSourceRows(1000).map { SourceRow(entry: $0.entry, detail: $0.detail) }
             state.countries = CountriesSection(a)
             state.alerts = AlertsSection(stage, last: 1000)
+            state.alertRecords = Array(stage.alerts.suffix(1000))
             if let series = feedSeries, let status = follower?.status {
                 var options = FeedComparison.Options()
                 options.listLimit = 20

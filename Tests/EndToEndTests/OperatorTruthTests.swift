@@ -2,9 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Issue 12, finding 6, against `darknetd run` in namespaces the test
+/// Issue 12, findings 6 and 8, against `darknetd run` in namespaces the test
 /// creates: the counters of alerts, scan episodes and attacks agree between
-/// the alert file, `darknetctl stats` and the metrics.
+/// the alert file, `darknetctl stats` and the metrics, and the socket's alert
+/// rows are the file's objects.
 @Suite(.serialized) struct OperatorTruthTests {
     static var available: Bool { DaemonTests.available }
 
@@ -157,5 +158,17 @@ import Testing
         #expect(attacks >= (sent["backscatter-dos"] ?? 0), "attacks \(attacks), backscatter-dos alerts \(sent["backscatter-dos"] ?? 0)")
         #expect(attacks > 0, "\(stats)")
 
+        // The socket's alert rows are the file's objects, field for field (top_sources as objects, sources_observed).
+        let socketRows = try #require(try run.data("alerts", ["--n", "1000"])["rows"] as? [[String: Any]])
+        let fileRows = try lines.suffix(1000).map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(socketRows.count == fileRows.count)
+        for (socketRow, fileRow) in zip(socketRows, fileRows) {
+            #expect(NSDictionary(dictionary: socketRow).isEqual(to: fileRow), "\(socketRow) vs \(fileRow)")
+        }
+        let surge = try #require(socketRows.last { $0["rule"] as? String == "dns-open-resolver-surge" })
+        #expect(surge["sources_observed"] is Int)
+        #expect((surge["top_sources"] as? [[String: Any]])?.first?["packets"] is Int, "\(surge)")
+        let text = try run.ctl(["alerts"]).stdout
+        #expect(text.contains("SOURCES_OBSERVED") && !text.contains("{"), "\(text)")
     }
 }
