@@ -51,7 +51,8 @@ public struct DaemonStatsProvider: StatsProvider {
             return .data(encode(Status(version: version, uptimeSeconds: Double(LiveAggregation.now() - startedNs) / 1e9,
                                        started: RFC3339.format(startedNs), interfaces: state.interfaces,
                                        packets: state.packets, feed: state.feed, alerts: state.alerts?.count ?? 0,
-                                       snapshotsSaved: live.snapshotsSaved)))
+                                       snapshotsSaved: live.snapshotsSaved,
+                                       pendingRestart: live.pendingRestart.withLock { $0 })))
         case "stats":
             return .data(encode(Stats(bucketSeconds: state.bucketSeconds, window: state.window, sinceStart: state.packets,
                                       classes: state.classes, sources: state.sourcesEstimate, scans: state.scans,
@@ -89,9 +90,11 @@ public struct DaemonStatsProvider: StatsProvider {
         var feed: FeedStatusBox?
         var alerts: UInt64
         var snapshotsSaved: Int
+        /// Keys a reload found changed that take effect only at the next start.
+        var pendingRestart: [String]
 
         init(version: String, uptimeSeconds: Double, started: String, interfaces: [PublishedState.InterfaceStatus],
-             packets: PacketsSection, feed: FeedStatus?, alerts: UInt64, snapshotsSaved: Int) {
+             packets: PacketsSection, feed: FeedStatus?, alerts: UInt64, snapshotsSaved: Int, pendingRestart: [String]) {
             self.version = version
             self.uptimeSeconds = uptimeSeconds
             self.started = started
@@ -100,12 +103,14 @@ public struct DaemonStatsProvider: StatsProvider {
             self.feed = feed.map(FeedStatusBox.init)
             self.alerts = alerts
             self.snapshotsSaved = snapshotsSaved
+            self.pendingRestart = pendingRestart
         }
 
         enum CodingKeys: String, CodingKey {
             case version, started, interfaces, packets, feed, alerts
             case uptimeSeconds = "uptime_seconds"
             case snapshotsSaved = "snapshots_saved"
+            case pendingRestart = "pending_restart"
         }
     }
 

@@ -96,6 +96,8 @@ public final class LiveAggregation: @unchecked Sendable {
     let snapshotRequested = Atomic<Bool>(false)
     /// Bumped by every loop turn: the watchdog only pings while it moves.
     public let heartbeat = Atomic<UInt64>(0)
+    /// Configuration keys changed by a reload that take effect only at the next start (`ReloadPlan`).
+    public let pendingRestart = Mutex<[String]>([])
     let pendingAlertConfig = Mutex<(AlertEngineConfig, AlertGateConfig, Set<String>)?>(nil)
     private let done = DispatchSemaphore(value: 0)
     /// Snapshots written so far (0 without a state directory).

@@ -23,6 +23,8 @@ public final class SensorDaemon: Sendable {
     public let configurationPath: String?
     let logger: Logger
     let notifier: SystemdNotifier
+    /// The configuration in force: `configuration` plus what reloads applied (`ReloadPlan`).
+    let running: Mutex<SensorConfiguration>
 
     public init(configuration: SensorConfiguration, configurationPath: String?, logger: Logger,
                 notifier: SystemdNotifier = SystemdNotifier()) {
@@ -30,6 +32,7 @@ public final class SensorDaemon: Sendable {
         self.configurationPath = configurationPath
         self.logger = logger
         self.notifier = notifier
+        self.running = Mutex(configuration)
     }
 
     public struct StartupError: Error, CustomStringConvertible {
@@ -263,21 +266,49 @@ public final class SensorDaemon: Sendable {
         return AlertSinks(syslog: syslog, jsonLines: json)
     }
 
-    /// SIGHUP: re-read the configuration's alert rules and the feed.
+    /// SIGHUP: re-read the feed, and the configuration file's alert rules
+    /// (`ReloadPlan` says which keys a reload applies). A file that does not
+    /// load is rejected as a whole: one error line, and the running
+    /// configuration stays as it was. Changed keys that need a restart are
+    /// named in the log, in the notify STATUS and in `darknetctl status`.
     func reload(_ live: LiveAggregation) {
         _ = notifier.reloading()
-        var alerts: (AlertEngineConfig, AlertGateConfig, Set<String>)?
-        if let path = configurationPath {
-            do {
-                let fresh = try ConfigurationLoader.load(file: path)
-                alerts = SensorDaemon.alertConfigs(fresh)
-            } catch {
-                logger.error("reload: configuration not applied: \(error)")
-            }
+        guard let path = configurationPath else {
+            live.requestReload(alerts: nil)
+            logger.info("reloaded feed (no configuration file to re-read)")
+            _ = notifier.ready(status: "reloaded")
+            return
         }
-        live.requestReload(alerts: alerts)
-        logger.info("reloaded feed and alert rules")
-        _ = notifier.ready(status: "reloaded")
+        let fresh: SensorConfiguration
+        do {
+            fresh = try ConfigurationLoader.load(file: path)
+        } catch {
+            let problems = error.issues.count
+            // One line, however many problems: `; ` between them.
+            let problemsText = error.issues.map(\.description).joined(separator: "; ")
+            logger.error("reload rejected, running configuration kept: \(path): \(problemsText)")
+            _ = notifier.ready(status: "reload rejected (\(problems) problem\(problems == 1 ? "" : "s") in \(path)); running configuration kept"
+                                 + SensorDaemon.pendingText(live.pendingRestart.withLock { $0 }))
+            return
+        }
+        let plan = running.withLock { current in
+            let plan = ReloadPlan(running: current, fresh: fresh)
+            current = plan.running
+            return plan
+        }
+        live.pendingRestart.withLock { $0 = plan.pendingRestart }
+        live.requestReload(alerts: SensorDaemon.alertConfigs(plan.running))
+        logger.info("reloaded feed and alert rules", metadata: [
+            "changed": "\(plan.applied.isEmpty ? "none" : plan.applied.joined(separator: ","))"])
+        if !plan.pendingRestart.isEmpty {
+            logger.warning("pending restart: \(plan.pendingRestart.joined(separator: ", ")) changed in \(path) but take effect only when darknetd restarts")
+        }
+        _ = notifier.ready(status: "reloaded" + SensorDaemon.pendingText(plan.pendingRestart))
+    }
+
+    /// `; pending restart: a, b` for STATUS lines, empty when nothing waits.
+    static func pendingText(_ keys: [String]) -> String {
+        keys.isEmpty ? "" : "; pending restart: " + keys.joined(separator: ", ")
     }
 
     /// SIGUSR1: save the state now (before maintenance, or for a backup),
@@ -333,7 +364,8 @@ struct HeartbeatService: Service {
                 lastStatus = now
                 let drops = state.interfaces.reduce(UInt64(0)) { $0 + $1.kernel.dropped + $1.ring.ringDropped }
                 _ = notifier.status(String(format: "%.0f packets/s, %llu packets, %llu dropped, %llu alerts",
-                                           rate, state.packets.total, drops, state.alerts?.count ?? 0))
+                                           rate, state.packets.total, drops, state.alerts?.count ?? 0)
+                                    + SensorDaemon.pendingText(live.pendingRestart.withLock { $0 }))
             }
         }
     }

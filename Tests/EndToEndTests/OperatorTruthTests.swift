@@ -2,10 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Issue 12, findings 6 and 8, against `darknetd run` in namespaces the test
-/// creates: the counters of alerts, scan episodes and attacks agree between
-/// the alert file, `darknetctl stats` and the metrics, and the socket's alert
-/// rows are the file's objects.
+/// Issue 12, findings 5 and 6, against `darknetd run` in namespaces the test
+/// creates: a reload says what it did (and what it could not do), and the
+/// counters of alerts, scan episodes and attacks agree between the alert
+/// file, `darknetctl stats` and the metrics.
 @Suite(.serialized) struct OperatorTruthTests {
     static var available: Bool { DaemonTests.available }
 
@@ -95,6 +95,55 @@ import Testing
             \(extra)
             """
         }
+    }
+
+    @Test(.enabled(if: OperatorTruthTests.available, "needs root, iproute2 and tcpreplay"))
+    func reloadsTellTheTruth() throws {
+        let run = try Running(tag: "r", config: Self.config(bucket: "1s", dnsMinPackets: 20))
+        defer { run.stop() }
+        let pid = run.daemon.process.processIdentifier
+        let good = try String(contentsOfFile: run.configPath, encoding: .utf8)
+
+        // A file that does not load: one error line, nothing applied, no "reloaded".
+        try good.replacingOccurrences(of: "  bucket: 1s", with: "  bukcet: 2s")
+            .write(toFile: run.configPath, atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        #expect(run.daemon.wait(until: { run.daemon.standardError.contains("reload rejected") }, timeout: .seconds(10)),
+                "\(run.daemon.standardError)")
+        #expect(run.notify.wait(timeout: .seconds(5)) { $0.contains("STATUS=reload rejected") })
+        Thread.sleep(forTimeInterval: 1.5)
+        let afterRejection = run.daemon.standardError
+        let rejectedLines = afterRejection.split(separator: "\n").filter { $0.contains("reload rejected") }
+        #expect(rejectedLines.count == 1, "\(afterRejection)")
+        #expect(rejectedLines.first?.contains("aggregation.bukcet") == true, "\(afterRejection)")
+        #expect(rejectedLines.first?.contains("running configuration kept") == true)
+        #expect(!afterRejection.contains("reloaded"), "\(afterRejection)")
+        #expect(!(try run.ctl(["status"]).stdout.contains("pending restart")))
+
+        // A bucket change cannot be applied live: named in the log, STATUS and status; the rule change is applied.
+        try good.replacingOccurrences(of: "  bucket: 1s", with: "  bucket: 2s")
+            .replacingOccurrences(of: "min_packets: 20", with: "min_packets: 30")
+            .write(toFile: run.configPath, atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        #expect(run.daemon.wait(until: { run.daemon.standardError.contains("pending restart: aggregation.bucket") },
+                                timeout: .seconds(10)), "\(run.daemon.standardError)")
+        #expect(run.daemon.standardError.contains("reloaded feed and alert rules"))
+        #expect(run.daemon.standardError.contains("alerts.rules.dns-open-resolver-surge.min_packets"), "\(run.daemon.standardError)")
+        #expect(!run.daemon.standardError.contains("pending restart: aggregation.bucket, alerts"), "\(run.daemon.standardError)")
+        #expect(run.notify.wait(timeout: .seconds(5)) { $0.contains("STATUS=reloaded; pending restart: aggregation.bucket") },
+                "\(run.notify.drain())")
+        let status = try run.ctl(["status"])
+        #expect(status.stdout.hasPrefix("pending restart: aggregation.bucket\n"), "\(status.stdout)")
+        #expect(try run.data("status")["pending_restart"] as? [String] == ["aggregation.bucket"])
+        #expect(try run.data("stats")["bucket_seconds"] as? Int == 1)  // still the running bucket
+        // The periodic STATUS keeps saying it.
+        #expect(run.notify.wait(timeout: .seconds(12)) { $0.contains("packets/s") && $0.contains("pending restart: aggregation.bucket") })
+
+        // Back to the running value: nothing is pending any more.
+        try good.write(toFile: run.configPath, atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        #expect(eventually(timeout: .seconds(10)) { ((try? run.data("status")["pending_restart"]) as? [String]) == [] })
+        #expect(!(try run.ctl(["status"]).stdout.contains("pending restart")))
     }
 
     @Test(.enabled(if: OperatorTruthTests.available, "needs root, iproute2 and tcpreplay"))
