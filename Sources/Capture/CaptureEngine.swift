@@ -316,8 +316,10 @@ final class DispatchContext {
     /// pair per packet, about 120 instructions (callgrind).
     @exclusivity(unchecked) var producer: SPSCRing<PacketRecord>.Producer
     let policy: FullRingPolicy
-    /// Checked after decoding, while the record is still in its ring slot.
-    let darknet: DarknetPrefixes
+    /// The darknet's prefixes, checked after decoding while the record is
+    /// still in its ring slot; a buffer of its own (freed in `deinit`) so the
+    /// per-packet check retains and releases nothing.
+    let darknet: UnsafeMutableBufferPointer<DarknetPrefixes.Prefix>
     /// Live handles carry one link type: the decoder and the timestamp unit
     /// are set from the handle before dispatching.
     var decoder: PacketDecoder?
@@ -328,7 +330,12 @@ final class DispatchContext {
     init(producer: consuming SPSCRing<PacketRecord>.Producer, policy: FullRingPolicy, darknet: DarknetPrefixes) {
         self.producer = consume producer
         self.policy = policy
-        self.darknet = darknet
+        self.darknet = .allocate(capacity: darknet.prefixes.count)
+        _ = self.darknet.initialize(from: darknet.prefixes)
+    }
+
+    deinit {
+        darknet.deallocate()
     }
 
     /// Decodes one packet straight into the next ring slot. The bytes are
@@ -339,10 +346,10 @@ final class DispatchContext {
         let captured = UnsafeBufferPointer(start: bytes, count: Int(header.pointee.caplen))
         let span = captured.span
         let wireLength = header.pointee.len
-        let darknet = darknet
+        let darknet = UnsafeBufferPointer(darknet)
         producer.stage(policy: policy) { record in
             decoder.decode(span, wireLength: wireLength, timestampNs: timestampNs, into: &record)
-            darknet.classify(&record)
+            DarknetPrefixes.classify(&record, in: darknet)
         }
     }
 

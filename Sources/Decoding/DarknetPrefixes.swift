@@ -62,10 +62,22 @@ public struct DarknetPrefixes: Sendable, Equatable {
     }
 
     /// Marks a decoded record that is not darknet traffic; leaves every other
-    /// record as it is. Called on the capture thread for each record.
+    /// record as it is.
     @inline(__always)
     public func classify(_ record: inout PacketRecord) {
+        guard !prefixes.isEmpty else { return }
+        prefixes.withUnsafeBufferPointer { DarknetPrefixes.classify(&record, in: $0) }
+    }
+
+    /// `classify` over prefixes the caller keeps in memory of its own: the
+    /// capture thread's form, with no reference counting per packet.
+    @inline(__always)
+    public static func classify(_ record: inout PacketRecord, in prefixes: UnsafeBufferPointer<Prefix>) {
         guard record.status == .ok, !prefixes.isEmpty else { return }
+        func contains(_ a: IPAddress) -> Bool {
+            for i in prefixes.indices where prefixes[i].contains(a) { return true }
+            return false
+        }
         if !contains(record.destination) {
             record.status = .destinationOutsideDarknet
         } else if contains(record.source) {
