@@ -37,8 +37,10 @@ import Testing
             }
         }
 
+        /// darknetctl with a long timeout: with the whole suite running on two cores, the
+        /// default 5 s was seen to pass before an answer came.
         func ctl(_ arguments: [String]) throws -> Subprocess.Result {
-            try Subprocess.run(Executables.darknetctl, ["--socket", socket] + arguments)
+            try Subprocess.run(Executables.darknetctl, ["--socket", socket, "--timeout", "30"] + arguments, timeout: .seconds(40))
         }
 
         /// `data` of a command's --json answer.
@@ -182,7 +184,9 @@ import Testing
         let stats = try run.data("stats")
         let byRule = try #require(stats["alerts_by_rule"] as? [String: Int], "\(stats)")
         // 3. The metrics.
-        let metrics = try run.ctl(["metrics"]).stdout
+        let metricsResult = try run.ctl(["metrics"])
+        #expect(metricsResult.status == 0, "darknetctl metrics: \(metricsResult.output)\ndaemon: \(run.daemon.standardError)")
+        let metrics = metricsResult.stdout
         func metric(_ name: String) -> Int? {
             metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last!) }
         }
