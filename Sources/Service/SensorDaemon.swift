@@ -169,13 +169,16 @@ public final class SensorDaemon: Sendable {
         }
 
         let interfaces = c.capture.interfaces.joined(separator: ",")
+        // SIGHUP/SIGUSR1 are trapped (and queued until the service group reads them) before
+        // READY=1: from the moment systemd may send a reload, none is lost.
+        let operatorSignals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
         _ = notifier.ready(status: "capturing on \(interfaces)" + (follower != nil ? "; feed loaded" : ""))
         logger.info("darknetd running", metadata: ["interfaces": "\(interfaces)", "socket": "\(c.stats.socket)"])
 
         // 6. Long-lived parts under ServiceLifecycle until SIGTERM/SIGINT.
         let services: [any Service] = [
             HeartbeatService(live: live, notifier: notifier, watchdog: c.service.watchdog),
-            OperatorSignalService(daemon: self, live: live),
+            OperatorSignalService(daemon: self, live: live, signals: operatorSignals),
         ]
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
@@ -375,9 +378,10 @@ struct HeartbeatService: Service {
 struct OperatorSignalService: Service {
     let daemon: SensorDaemon
     let live: LiveAggregation
+    /// Trapped before READY=1 (see `SensorDaemon.run`).
+    let signals: UnixSignalsSequence
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
         await cancelWhenGracefulShutdown {
             for await signal in signals {
                 if signal == .sigusr1 {
