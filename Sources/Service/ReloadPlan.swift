@@ -49,9 +49,7 @@ public struct ReloadPlan: Sendable, Equatable {
             var key = String(trimmed[..<colon])
             if key.hasPrefix("\""), key.hasSuffix("\""), key.count >= 2 { key = String(key.dropFirst().dropLast()) }
             stack = Array(stack.prefix(depth))
-            var value = trimmed[trimmed.index(after: colon)...]
-            if let comment = value.range(of: "  # ") { value = value[..<comment.lowerBound] }
-            let text = value.trimmingCharacters(in: .whitespaces)
+            let text = withoutComment(trimmed[trimmed.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
             if text.isEmpty {
                 stack.append(key)  // a section
             } else {
@@ -59,6 +57,25 @@ public struct ReloadPlan: Sendable, Equatable {
             }
         }
         return out
+    }
+
+    /// A value with its trailing `  # comment` cut off; a `#` inside a double-quoted string stays.
+    static func withoutComment(_ value: Substring) -> Substring {
+        var quoted = false
+        var escaped = false
+        var previous: Character = " "
+        for index in value.indices {
+            let c = value[index]
+            if quoted {
+                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { quoted = false }
+            } else if c == "\"" {
+                quoted = true
+            } else if c == "#", previous == " " {
+                return value[..<index]
+            }
+            previous = c
+        }
+        return value
     }
 }
 

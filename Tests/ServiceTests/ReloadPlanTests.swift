@@ -40,6 +40,15 @@ import Testing
         #expect(reverted.pendingRestart.isEmpty)
     }
 
+    /// A change after a `  # ` inside a quoted value is still a change.
+    @Test func quotedHashesAreNotComments() throws {
+        var running = SensorConfiguration()
+        running.capture.filter = "udp  # a"
+        var fresh = running
+        fresh.capture.filter = "udp  # b"
+        #expect(ReloadPlan(running: running, fresh: fresh).pendingRestart == ["capture.filter"])
+    }
+
     /// Every key but the alert rules, cooldown and rate limit is read at start-up only.
     @Test func everyStartUpKeyIsNamed() throws {
         let running = SensorConfiguration()
