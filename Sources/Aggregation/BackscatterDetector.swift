@@ -39,6 +39,8 @@ public struct BackscatterDetector: Sendable {
     let darknetSize: UInt64
     var table: BoundedTable<AddressPort, State>
     public internal(set) var attacks: [BackscatterAttack] = []
+    /// Attacks found, counted when an attack first meets the thresholds (as
+    /// `ScanDetector.episodeCount`), including those beyond `maxAttacks`.
     public internal(set) var attackCount: UInt64 = 0
     /// Attacks that met the thresholds since the last `takeNewlyQualified`.
     var newlyQualified: [BackscatterAttack] = []
@@ -90,6 +92,7 @@ public struct BackscatterDetector: Sendable {
         s.lastPort = r.sourcePort
         if !s.announced && qualifies(s) {
             s.announced = true
+            attackCount &+= 1
             if newlyQualified.count < config.maxAttacks { newlyQualified.append(attack(key, s, ongoing: true)) }
         }
         table[slot: result.slot] = s
@@ -125,7 +128,7 @@ public struct BackscatterDetector: Sendable {
 
     mutating func close(_ key: AddressPort, _ s: State, ongoing: Bool) {
         guard qualifies(s) else { return }
-        attackCount &+= 1
+        if !s.announced { attackCount &+= 1 }  // counted already when it qualified
         guard attacks.count < config.maxAttacks else { return }
         attacks.append(attack(key, s, ongoing: ongoing))
     }

@@ -125,7 +125,8 @@ extension PacketCounters: Codable {
         case decodeErrors, firstTimestampNs, lastTimestampNs
     }
 
-    /// Rejects an error array of another length than `DecodeStatus` needs, errors counted
+    /// Rejects an error array of another length than `DecodeStatus` needs (or had
+    /// before the darknet reasons), errors counted
     /// under `ok`, and counters that break the invariants of `add`
     /// (`total == decoded + Σ errors`, `decoded == ipv4 + ipv6 == Σ protocols`, ...).
     public init(from decoder: any Decoder) throws {
@@ -143,12 +144,14 @@ extension PacketCounters: Codable {
         otherIP = try c.decode(UInt64.self, forKey: .otherIP)
         fragments = try c.decode(UInt64.self, forKey: .fragments)
         nonFirstFragments = try c.decode(UInt64.self, forKey: .nonFirstFragments)
-        let errors = try c.decode([UInt64].self, forKey: .decodeErrors)
-        guard errors.count == decodeErrors.count else {
+        var errors = try c.decode([UInt64].self, forKey: .decodeErrors)
+        // State saved before the two darknet reasons existed has 12 counters: they were 0 then.
+        guard errors.count == decodeErrors.count || errors.count == Int(DecodeStatus.destinationOutsideDarknet.rawValue) else {
             throw DecodingError.dataCorruptedError(
                 forKey: .decodeErrors, in: c,
                 debugDescription: "\(errors.count) decode-error counters, expected \(decodeErrors.count)")
         }
+        errors += Array(repeating: 0, count: decodeErrors.count - errors.count)
         guard errors[Int(DecodeStatus.ok.rawValue)] == 0 else {
             throw DecodingError.dataCorruptedError(forKey: .decodeErrors, in: c, debugDescription: "errors counted under ok")
         }

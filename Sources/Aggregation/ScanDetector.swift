@@ -41,7 +41,10 @@ public struct ScanDetector: Sendable {
     let darknetSize: UInt64
     var table: BoundedTable<AddressPort, State>
     public internal(set) var episodes: [ScanEpisode] = []
-    /// Episodes found, including those beyond `maxEpisodes`.
+    /// Episodes found, including those beyond `maxEpisodes`: counted when an
+    /// episode first meets the thresholds (the moment it is reported in
+    /// `BucketSummary.newScans` and may raise an alert), not when it ends, so
+    /// the count agrees with the alerts while the episodes are still going on.
     public internal(set) var episodeCount: UInt64 = 0
     /// Episodes that met the thresholds since the last `takeNewlyQualified`.
     var newlyQualified: [ScanEpisode] = []
@@ -120,6 +123,7 @@ public struct ScanDetector: Sendable {
             let (ok, observed, internet) = qualifies(state)
             if ok {
                 state.announced = true
+                episodeCount &+= 1
                 if newlyQualified.count < config.maxEpisodes {
                     newlyQualified.append(ScanEpisode(key: key, state: state, observedRate: observed, internetRate: internet, ongoing: true))
                 }
@@ -151,7 +155,7 @@ public struct ScanDetector: Sendable {
     mutating func close(_ key: AddressPort, _ s: State, ongoing: Bool) {
         let (ok, observed, internet) = qualifies(s)
         guard ok else { return }
-        episodeCount &+= 1
+        if !s.announced { episodeCount &+= 1 }  // counted already when it qualified
         guard episodes.count < config.maxEpisodes else { return }
         episodes.append(ScanEpisode(key: key, state: s, observedRate: observed, internetRate: internet, ongoing: ongoing))
     }

@@ -75,15 +75,18 @@ public final class CaptureEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - policy: `.drop` for live capture (never block), `.wait` for files.
     ///   - packetLimit: stop after this many packets (like `tcpdump -c`).
+    ///   - darknet: records that are not darknet traffic are marked (and so
+    ///     counted, not aggregated) before they enter the ring.
     public init(
         source: PacketSource,
         producer: consuming SPSCRing<PacketRecord>.Producer,
         policy: FullRingPolicy,
         batchSize: Int32 = 256,
-        packetLimit: UInt64? = nil
+        packetLimit: UInt64? = nil,
+        darknet: DarknetPrefixes = .everything
     ) {
         self.source = source
-        self.context = DispatchContext(producer: ShardedProducer(producer), router: nil, policy: policy)
+        self.context = DispatchContext(producer: ShardedProducer(producer), router: nil, policy: policy, darknet: darknet)
         self.batchSize = batchSize
         self.packetLimit = packetLimit
     }
@@ -98,11 +101,12 @@ public final class CaptureEngine: @unchecked Sendable {
         router: ShardRouter,
         policy: FullRingPolicy,
         batchSize: Int32 = 256,
-        packetLimit: UInt64? = nil
+        packetLimit: UInt64? = nil,
+        darknet: DarknetPrefixes = .everything
     ) {
         precondition(router.shards == producer.count, "one ring per shard")
         self.source = source
-        self.context = DispatchContext(producer: producer, router: router, policy: policy)
+        self.context = DispatchContext(producer: producer, router: router, policy: policy, darknet: darknet)
         self.batchSize = batchSize
         self.packetLimit = packetLimit
     }
@@ -341,6 +345,10 @@ final class DispatchContext {
     /// Latest timestamp delivered, and the published copy of it (see `CaptureEngine.clockNs`).
     var latestNs: Int64 = .min
     let clock = Atomic<Int64>(.min)
+    /// The darknet's prefixes, checked after decoding while the record is
+    /// still in its ring slot; a buffer of its own (freed in `deinit`) so the
+    /// per-packet check retains and releases nothing.
+    let darknet: UnsafeMutableBufferPointer<DarknetPrefixes.Prefix>
     /// Live handles carry one link type: the decoder and the timestamp unit
     /// are set from the handle before dispatching.
     var decoder: PacketDecoder?
@@ -348,10 +356,16 @@ final class DispatchContext {
     var subsecondMultiplier: Int64 = 1
     var delivered: UInt64 = 0
 
-    init(producer: consuming ShardedProducer<PacketRecord>, router: ShardRouter?, policy: FullRingPolicy) {
+    init(producer: consuming ShardedProducer<PacketRecord>, router: ShardRouter?, policy: FullRingPolicy, darknet: DarknetPrefixes) {
         self.producer = consume producer
         self.router = router
         self.policy = policy
+        self.darknet = .allocate(capacity: darknet.prefixes.count)
+        _ = self.darknet.initialize(from: darknet.prefixes)
+    }
+
+    deinit {
+        darknet.deallocate()
     }
 
     /// Decodes one packet straight into the next ring slot. The bytes are
@@ -363,9 +377,11 @@ final class DispatchContext {
         let span = captured.span
         let wireLength = header.pointee.len
         if timestampNs > latestNs { latestNs = timestampNs }
+        let darknet = UnsafeBufferPointer(darknet)
         guard let router else {
             producer.stage(shard: 0, policy: policy) { record in
                 decoder.decode(span, wireLength: wireLength, timestampNs: timestampNs, into: &record)
+                DarknetPrefixes.classify(&record, in: darknet)
             }
             return
         }
@@ -373,6 +389,7 @@ final class DispatchContext {
         // 64-byte record into that shard's ring.
         var decoded = PacketRecord()
         decoder.decode(span, wireLength: wireLength, timestampNs: timestampNs, into: &decoded)
+        DarknetPrefixes.classify(&decoded, in: darknet)
         producer.stage(shard: router.shard(of: decoded), policy: policy) { $0 = decoded }
     }
 

@@ -158,9 +158,10 @@ public struct IPAddress: Hashable, Sendable, BitwiseCopyable, Comparable, Custom
     }
 }
 
-/// Why a captured packet did not decode into an IP record. `ok` means it did.
-/// Raw values are stable (they are stored in records); names are the
-/// documented counter names of `docs/json-schema.md`.
+/// Why a captured packet did not decode into an IP record, or why it is not
+/// darknet traffic (the last two cases, set by `DarknetPrefixes`). `ok`
+/// means it decoded and is aggregated. Raw values are stable (they are stored
+/// in records); names are the documented counter names of `docs/json-schema.md`.
 public enum DecodeStatus: UInt8, Sendable, BitwiseCopyable, CaseIterable {
     case ok = 0
     /// Captured bytes end inside the link-layer header (Ethernet, VLAN tag, SLL, NULL...).
@@ -185,6 +186,10 @@ public enum DecodeStatus: UInt8, Sendable, BitwiseCopyable, CaseIterable {
     case badL4Header = 10
     /// The record's link type is not one this decoder knows.
     case unsupportedLinkType = 11
+    /// Decoded, but the destination is outside the configured darknet prefixes.
+    case destinationOutsideDarknet = 12
+    /// Decoded, but the source lies inside the darknet prefixes (the darknet's own traffic).
+    case sourceInsideDarknet = 13
 
     public var name: String {
         switch self {
@@ -200,6 +205,8 @@ public enum DecodeStatus: UInt8, Sendable, BitwiseCopyable, CaseIterable {
         case .truncatedL4: "truncated-l4"
         case .badL4Header: "bad-l4-header"
         case .unsupportedLinkType: "unsupported-link-type"
+        case .destinationOutsideDarknet: "dst-outside-darknet"
+        case .sourceInsideDarknet: "src-inside-darknet"
         }
     }
 

@@ -58,6 +58,11 @@ public struct SensorConfiguration: Sendable, Equatable {
             guard !v4.isEmpty else { return 65_536 }
             return v4.reduce(UInt64(0)) { $0 + $1.addressCount }
         }
+
+        /// What the capture thread checks each record against (empty: everything is darknet traffic).
+        public var filter: DarknetPrefixes {
+            DarknetPrefixes(prefixes.map { DarknetPrefixes.Prefix(network: $0.network, length: $0.length, isIPv4: $0.isIPv4) })
+        }
     }
 
     /// Buckets, windows, table capacities and the two detectors.
@@ -331,7 +336,8 @@ extension SensorConfiguration {
         options.immediate = capture.immediate
         options.bufferSize = Int32(capture.bufferMiB) << 20
         options.timeoutMilliseconds = Int32(capture.timeoutMilliseconds)
-        options.filter = capture.filter
+        // No filter configured: the kernel drops what is not darknet traffic.
+        options.filter = capture.filter ?? darknet.filter.bpfFilter
         return options
     }
 }

@@ -408,7 +408,8 @@ final class Reader {
                 guard let r = mapping(valueNode, rules.key(name)) else { continue }
                 var settings = a.rules[id] ?? AlertRuleSettings()
                 r.bool("enabled", &settings.enabled)
-                r.optionalCount("min_packets", &settings.minPackets)
+                // 0: no minimum (backscatter-dos's engine default: the detector's own minimum gates it).
+                r.optionalCount("min_packets", &settings.minPackets, minimum: 0)
                 r.optionalCount("min_sources", &settings.minSources)
                 r.optionalDouble("factor", &settings.factor, minimum: 1, inclusive: false)
                 r.optionalDouble("deviations", &settings.deviations, minimum: 0, inclusive: true)
@@ -562,10 +563,10 @@ final class MappingReader {
     }
 
     /// A count of at least 1, or null.
-    func optionalCount(_ name: String, _ target: inout UInt64?) {
+    func optionalCount(_ name: String, _ target: inout UInt64?, minimum: Int64 = 1) {
         guard let node = value(name) else { return }
         if Reader.isNull(node) { target = nil; return }
-        if let v = integer(node, name, 1...Int64.max) { target = UInt64(v) }
+        if let v = integer(node, name, minimum...Int64.max) { target = UInt64(v) }
     }
 
     private func number(_ node: Node, _ name: String, minimum: Double, inclusive: Bool) -> Double? {

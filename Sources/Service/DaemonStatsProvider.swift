@@ -52,11 +52,12 @@ public struct DaemonStatsProvider: StatsProvider {
             return .data(encode(Status(version: version, uptimeSeconds: Double(LiveAggregation.now() - startedNs) / 1e9,
                                        started: RFC3339.format(startedNs), interfaces: state.interfaces,
                                        packets: state.packets, feed: state.feed, alerts: state.alerts?.count ?? 0,
-                                       snapshotsSaved: live.snapshotsSaved)))
+                                       snapshotsSaved: live.snapshotsSaved,
+                                       pendingRestart: live.pendingRestart.withLock { $0 })))
         case "stats":
             return .data(encode(Stats(bucketSeconds: state.bucketSeconds, window: state.window, sinceStart: state.packets,
                                       classes: state.classes, sources: state.sourcesEstimate, scans: state.scans,
-                                      attacks: state.attacks)))
+                                      attacks: state.attacks, alerts: state.alerts?.count ?? 0, alertsByRule: state.alertsByRule)))
         case "top-ports":
             return .data(encode(Rows(rows: Array(state.ports.prefix(n)))))
         case "top-sources":
@@ -66,7 +67,7 @@ public struct DaemonStatsProvider: StatsProvider {
         case "series":
             return .data(encode(Series(bucketSeconds: state.bucketSeconds, buckets: Array(state.series.suffix(n)))))
         case "alerts":
-            return .data(encode(Alerts(count: state.alerts?.count ?? 0, rows: Array((state.alerts?.rows ?? []).suffix(n)))))
+            return .data(DaemonStatsProvider.alerts(count: state.alerts?.count ?? 0, rows: state.alertRecords.suffix(n)))
         case "correlation":
             return .data(encode(Rows(rows: state.correlation)))
         case "feed":
@@ -90,9 +91,11 @@ public struct DaemonStatsProvider: StatsProvider {
         var feed: FeedStatusBox?
         var alerts: UInt64
         var snapshotsSaved: Int
+        /// Keys a reload found changed that take effect only at the next start.
+        var pendingRestart: [String]
 
         init(version: String, uptimeSeconds: Double, started: String, interfaces: [PublishedState.InterfaceStatus],
-             packets: PacketsSection, feed: FeedStatus?, alerts: UInt64, snapshotsSaved: Int) {
+             packets: PacketsSection, feed: FeedStatus?, alerts: UInt64, snapshotsSaved: Int, pendingRestart: [String]) {
             self.version = version
             self.uptimeSeconds = uptimeSeconds
             self.started = started
@@ -101,12 +104,14 @@ public struct DaemonStatsProvider: StatsProvider {
             self.feed = feed.map(FeedStatusBox.init)
             self.alerts = alerts
             self.snapshotsSaved = snapshotsSaved
+            self.pendingRestart = pendingRestart
         }
 
         enum CodingKeys: String, CodingKey {
             case version, started, interfaces, packets, feed, alerts
             case uptimeSeconds = "uptime_seconds"
             case snapshotsSaved = "snapshots_saved"
+            case pendingRestart = "pending_restart"
         }
     }
 
@@ -124,10 +129,13 @@ public struct DaemonStatsProvider: StatsProvider {
         var sources: UInt64
         var scans: UInt64
         var attacks: UInt64
+        var alerts: UInt64
+        var alertsByRule: [String: UInt64]
         enum CodingKeys: String, CodingKey {
-            case window, classes, sources, scans, attacks
+            case window, classes, sources, scans, attacks, alerts
             case bucketSeconds = "bucket_seconds"
             case sinceStart = "since_start"
+            case alertsByRule = "alerts_by_rule"
         }
     }
 
@@ -139,7 +147,18 @@ public struct DaemonStatsProvider: StatsProvider {
         enum CodingKeys: String, CodingKey { case buckets; case bucketSeconds = "bucket_seconds" }
     }
 
-    struct Alerts: Encodable { var count: UInt64; var rows: [AlertsSection.Row] }
+    /// `{"count":N,"rows":[...]}`, each row exactly the object the JSON-lines
+    /// alert file holds (`AlertJSON`): one shape for an alert wherever it is read.
+    static func alerts(count: UInt64, rows: some Collection<Alert>) -> Data {
+        let encoder = AlertJSON.encoder()
+        var out = Data("{\"count\":\(count),\"rows\":[".utf8)
+        for (i, alert) in rows.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append((try? encoder.encode(alert)) ?? Data("null".utf8))
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
 
     struct FeedReply: Encodable {
         var configured: Bool
@@ -158,7 +177,7 @@ public struct DaemonStatsProvider: StatsProvider {
         m.single("darknet_packets_total", .counter, help: "Records read from the capture, decodable or not.", value: Double(s.packets.total))
         m.single("darknet_packets_decoded_total", .counter, help: "Records with an IP header decoded.", value: Double(s.packets.decoded))
         m.single("darknet_bytes_total", .counter, help: "Wire bytes of all records.", value: Double(s.packets.bytes))
-        m.family("darknet_decode_errors_total", .counter, help: "Records not decoded, by reason.",
+        m.family("darknet_decode_errors_total", .counter, help: "Records not decoded, or not darknet traffic (dst-outside-darknet, src-inside-darknet), by reason.",
                  samples: s.packets.decodeErrors.sorted { $0.key < $1.key }.map { ([("reason", $0.key)], Double($0.value)) })
         m.family("darknet_class_packets_total", .counter, help: "Decoded packets by traffic class.",
                  samples: TrafficClass.allCases.map { ([("class", $0.name)], Double(s.classes[$0])) })
@@ -178,6 +197,8 @@ public struct DaemonStatsProvider: StatsProvider {
         m.single("darknet_alerts_total", .counter,
                  help: "Alerts raised (past dedup and the rate limit); deliveries: darknet_alert_sink_sent_total.",
                  value: Double(s.alerts?.count ?? 0))
+        m.family("darknet_alerts_by_rule_total", .counter, help: "Alerts raised (past dedup and the rate limit), by rule.",
+                 samples: s.alertsByRule.sorted { $0.key < $1.key }.map { ([("rule", $0.key)], Double($0.value)) })
         if !sinks.isEmpty {
             func family(_ name: String, _ type: PrometheusText.MetricType, _ help: String, _ value: (SinkCounters) -> Double) {
                 m.family(name, type, help: help, samples: sinks.map { ([("sink", $0.name)], value($0.counters)) })

@@ -6,10 +6,13 @@ extension SensorConfiguration {
     /// the order of docs/configuration.md. Loading the text gives back an
     /// equal configuration. What `darknetd check-config FILE` prints.
     ///
-    /// Two values are written as null with a comment: `darknet.size` when it is
-    /// computed (the comment gives the figure) and alert thresholds left to the
-    /// alert engine. `aggregation.hash_seed` is printed as configured: the
-    /// output is as secret as the file.
+    /// `darknet.size` is written as null when it is computed (the comment gives
+    /// the figure). Each alert rule lists the thresholds it reads with their
+    /// effective values (`effectiveRules`; "engine default" when that is the
+    /// value), and a threshold it does not read only when configured
+    /// (commented as ignored). So loading the text gives `withEffectiveRules()`,
+    /// which runs the same. `aggregation.hash_seed` is printed as configured:
+    /// the output is as secret as the file.
     public func effectiveYAML() -> String {
         var out = YAMLWriter()
         out.comment("darknetd effective configuration: every key, defaults filled in.")
@@ -78,17 +81,28 @@ extension SensorConfiguration {
             w.line("queue_limit", "\(alerts.queueLimit)")
             w.line("retry_max_backoff", YAMLWriter.quote(DurationFormat.text(alerts.retryMaxBackoffSeconds)))
             w.section("rules") { r in
+                let effective = effectiveRules
+                let defaults = SensorConfiguration().effectiveRules
                 for id in AlertRuleID.configurable {
-                    let rule = alerts.rules[id] ?? AlertRuleSettings()
+                    let rule = effective[id] ?? AlertRuleSettings()
+                    let engine = defaults[id] ?? AlertRuleSettings()
+                    let reads = SensorConfiguration.thresholdsRead(by: id)
                     r.section(id.rawValue) { s in
                         s.line("enabled", "\(rule.enabled)")
-                        s.threshold("min_packets", rule.minPackets.map { "\($0)" })
-                        s.threshold("min_sources", rule.minSources.map { "\($0)" })
-                        s.threshold("factor", rule.factor.map(DurationFormat.number))
-                        s.threshold("deviations", rule.deviations.map(DurationFormat.number))
-                        s.threshold("warmup_buckets", rule.warmupBuckets.map { "\($0)" })
-                        s.threshold("min_internet_rate", rule.minInternetRate.map(DurationFormat.number))
-                        s.threshold("lag_buckets", rule.lagBuckets.map { "\($0)" })
+                        func threshold(_ key: String, _ value: String?, _ engineValue: String?) {
+                            guard let value else { return }  // unread and unset
+                            let comment = !reads.contains(key) ? "ignored: this rule does not read it"
+                                : (value == engineValue ? "engine default" : nil)
+                            s.line(key, value, comment: comment)
+                        }
+                        threshold("min_packets", rule.minPackets.map { "\($0)" }, engine.minPackets.map { "\($0)" })
+                        threshold("min_sources", rule.minSources.map { "\($0)" }, engine.minSources.map { "\($0)" })
+                        threshold("factor", rule.factor.map(DurationFormat.number), engine.factor.map(DurationFormat.number))
+                        threshold("deviations", rule.deviations.map(DurationFormat.number), engine.deviations.map(DurationFormat.number))
+                        threshold("warmup_buckets", rule.warmupBuckets.map { "\($0)" }, engine.warmupBuckets.map { "\($0)" })
+                        threshold("min_internet_rate", rule.minInternetRate.map(DurationFormat.number),
+                                  engine.minInternetRate.map(DurationFormat.number))
+                        threshold("lag_buckets", rule.lagBuckets.map { "\($0)" }, engine.lagBuckets.map { "\($0)" })
                     }
                 }
             }
@@ -126,10 +140,6 @@ struct YAMLWriter {
         text += String(repeating: " ", count: indent) + "\(key): \(value)"
         if let comment { text += "  # \(comment)" }
         text += "\n"
-    }
-
-    mutating func threshold(_ key: String, _ value: String?) {
-        line(key, value ?? "null", comment: value == nil ? "alert engine's default" : nil)
     }
 
     mutating func section(_ key: String, _ body: (inout YAMLWriter) -> Void) {

@@ -38,10 +38,15 @@ public struct PublishedState: Sendable {
     public var countries: CountriesSection?
     public var series: [SeriesSection.Bucket] = []
     public var alerts: AlertsSection?
+    /// The last alerts raised (at most 1000), as the JSON-lines sink writes them: what `alerts` answers.
+    public var alertRecords: [Alert] = []
     public var correlation: [SeriesCorrelation] = []
     public var feed: FeedStatus?
+    /// Scan episodes and backscatter attacks found since start (counted when they qualify).
     public var scans: UInt64 = 0
     public var attacks: UInt64 = 0
+    /// Alerts raised since start (past dedup and the rate limit), by rule id; every rule, zero or not.
+    public var alertsByRule: [String: UInt64] = Dictionary(uniqueKeysWithValues: AlertRuleID.allCases.map { ($0.rawValue, 0) })
     public var bucketSeconds: Int64 = 60
 
     public struct WindowFigures: Codable, Sendable {
@@ -77,6 +82,9 @@ public final class LiveAggregation: @unchecked Sendable {
     let follower: FeedFollower?
     let drains: [RingDrain]
     var feedPushedIndex: Int64 = .min
+    /// `stage.alertCount` already counted in `alertsByRule`.
+    var alertsCounted: UInt64 = 0
+    var alertsByRule: [String: UInt64] = [:]
     /// Saves on its own thread (see `SnapshotWriter`); nil: no state directory.
     public let snapshots: SnapshotWriter<DaemonSnapshot>?
     let snapshotInterval: Duration
@@ -88,6 +96,8 @@ public final class LiveAggregation: @unchecked Sendable {
     let snapshotRequested = Atomic<Bool>(false)
     /// Bumped by every loop turn: the watchdog only pings while it moves.
     public let heartbeat = Atomic<UInt64>(0)
+    /// Configuration keys changed by a reload that take effect only at the next start (`ReloadPlan`).
+    public let pendingRestart = Mutex<[String]>([])
     let pendingAlertConfig = Mutex<(AlertEngineConfig, AlertGateConfig, Set<String>)?>(nil)
     private let done = DispatchSemaphore(value: 0)
     /// Snapshots written so far (0 without a state directory).
@@ -245,6 +255,8 @@ public final class LiveAggregation: @unchecked Sendable {
         state.feed = follower?.status
         state.scans = a.scans.episodeCount
         state.attacks = a.backscatter.attackCount
+        countNewAlerts()
+        for (rule, count) in alertsByRule { state.alertsByRule[rule] = count }
         if full {
             if let window = a.windows.first {
                 let totals = window.totals()
@@ -265,6 +277,7 @@ public final class LiveAggregation: @unchecked Sendable {
             state.topSources = a.topSourceRows(1000).map { SourceRow(entry: $0.entry, detail: $0.detail) }
             state.countries = CountriesSection(a)
             state.alerts = AlertsSection(stage, last: 1000)
+            state.alertRecords = Array(stage.alerts.suffix(1000))
             if let series = feedSeries, let status = follower?.status {
                 var options = FeedComparison.Options()
                 options.listLimit = 20
@@ -272,6 +285,17 @@ public final class LiveAggregation: @unchecked Sendable {
             }
         }
         published.withLock { $0 = state }
+    }
+
+    /// Adds the alerts the stage raised since the last call to `alertsByRule`
+    /// (the stage keeps its last `keep` alerts, far more than pass the rate limit between two calls).
+    func countNewAlerts() {
+        let fresh = stage.alertCount &- alertsCounted
+        guard fresh > 0 else { return }
+        for alert in stage.alerts.suffix(Int(min(fresh, UInt64(stage.alerts.count)))) {
+            alertsByRule[alert.rule.rawValue, default: 0] &+= 1
+        }
+        alertsCounted = stage.alertCount
     }
 
     // MARK: snapshots

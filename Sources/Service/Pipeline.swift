@@ -27,6 +27,8 @@ public struct Pipeline: Sendable {
     public var ringCapacity: Int?
     /// Records handed to the consumer per drain at most.
     public var drainLimit: Int = 4096
+    /// Records that are not darknet traffic are counted, not aggregated (`DarknetPrefixes`).
+    public var darknet = DarknetPrefixes.everything
 
     public init() {}
 
@@ -57,7 +59,7 @@ public struct Pipeline: Sendable {
         let ring = SPSCRing<PacketRecord>(capacity: ringCapacity ?? (isLive ? 1 << 16 : 1 << 12))
         var ringConsumer = ring.makeConsumer()
         let engine = CaptureEngine(source: source, producer: ring.makeProducer(), policy: isLive ? .drop : .wait,
-                                   packetLimit: packetLimit)
+                                   packetLimit: packetLimit, darknet: darknet)
         onStart?(engine)
         let thread = engine.start()
         var idle = 0

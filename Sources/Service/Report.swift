@@ -369,7 +369,7 @@ public struct ScansSection: Codable, Sendable, Equatable {
 
     init(_ d: ScanDetector) {
         let report = d.report()
-        count = d.episodeCount + UInt64(report.filter(\.ongoing).count)
+        count = d.episodeCount
         episodes = report.map {
             Episode(source: $0.source.description, proto: ProtocolName.name($0.ipProtocol), port: $0.port,
                     start: RFC3339.format($0.startNs), end: RFC3339.format($0.endNs), packets: $0.packets,
@@ -414,7 +414,7 @@ public struct BackscatterSection: Codable, Sendable, Equatable {
 
     init(_ d: BackscatterDetector) {
         let report = d.report()
-        count = d.attackCount + UInt64(report.filter(\.ongoing).count)
+        count = d.attackCount
         attacks = report.map {
             Attack(victim: $0.victim.description, proto: ProtocolName.name($0.ipProtocol), start: RFC3339.format($0.startNs),
                    end: RFC3339.format($0.endNs), packets: $0.packets, peakRate: $0.peakRate,
@@ -570,8 +570,14 @@ public enum TextSummary {
         lines.append("packets     \(p.total) total, \(p.decoded) decoded, \(p.bytes) bytes")
         lines.append("ip          ipv4 \(p.ipv4)  ipv6 \(p.ipv6)  fragments \(p.fragments) (non-first \(p.nonFirstFragments))")
         lines.append("protocols   tcp \(p.tcp)  udp \(p.udp)  icmp \(p.icmp)  icmpv6 \(p.icmpv6)  other \(p.otherIP)")
-        let errors = p.decodeErrors.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        let darknetReasons: Set<String> = [DecodeStatus.destinationOutsideDarknet.name, DecodeStatus.sourceInsideDarknet.name]
+        let counted = p.decodeErrors.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        let errors = counted.filter { !darknetReasons.contains($0.key) }
         lines.append("not decoded " + (errors.isEmpty ? "0" : errors.map { "\($0.key) \($0.value)" }.joined(separator: "  ")))
+        let outside = counted.filter { darknetReasons.contains($0.key) }
+        if !outside.isEmpty {
+            lines.append("not darknet " + outside.map { "\($0.key) \($0.value)" }.joined(separator: "  "))
+        }
         let r = report.capture.ring
         lines.append("ring        captured \(r.captured)  consumed \(r.consumed)  dropped \(r.ringDropped)  in-flight \(r.inFlight)")
         if let k = report.capture.kernel {

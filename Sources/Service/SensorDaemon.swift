@@ -24,6 +24,8 @@ public final class SensorDaemon: Sendable {
     public let configurationPath: String?
     let logger: Logger
     let notifier: SystemdNotifier
+    /// The configuration in force: `configuration` plus what reloads applied (`ReloadPlan`).
+    let running: Mutex<SensorConfiguration>
 
     public init(configuration: SensorConfiguration, configurationPath: String?, logger: Logger,
                 notifier: SystemdNotifier = SystemdNotifier()) {
@@ -31,6 +33,7 @@ public final class SensorDaemon: Sendable {
         self.configurationPath = configurationPath
         self.logger = logger
         self.notifier = notifier
+        self.running = Mutex(configuration)
     }
 
     public struct StartupError: Error, CustomStringConvertible {
@@ -146,7 +149,8 @@ public final class SensorDaemon: Sendable {
         var drains: [RingDrain] = []
         for handle in handles {
             let ring = SPSCRing<PacketRecord>(capacity: 1 << 16)
-            let engine = CaptureEngine(source: .live(handle), producer: ring.makeProducer(), policy: .drop)
+            let engine = CaptureEngine(source: .live(handle), producer: ring.makeProducer(), policy: .drop,
+                                       darknet: c.darknet.filter)
             drains.append(RingDrain(ring: ring, engine: engine))
         }
         let live = LiveAggregation(aggregator: aggregator, stage: stage, feedSeries: feedSeries, follower: follower, drains: drains,
@@ -166,13 +170,16 @@ public final class SensorDaemon: Sendable {
         }
 
         let interfaces = c.capture.interfaces.joined(separator: ",")
+        // SIGHUP/SIGUSR1 are trapped (and queued until the service group reads them) before
+        // READY=1: from the moment systemd may send a reload, none is lost.
+        let operatorSignals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
         _ = notifier.ready(status: "capturing on \(interfaces)" + (follower != nil ? "; feed loaded" : ""))
         logger.info("darknetd running", metadata: ["interfaces": "\(interfaces)", "socket": "\(c.stats.socket)"])
 
         // 6. Long-lived parts under ServiceLifecycle until SIGTERM/SIGINT.
         let services: [any Service] = [
             HeartbeatService(live: live, notifier: notifier, watchdog: c.service.watchdog),
-            OperatorSignalService(daemon: self, live: live),
+            OperatorSignalService(daemon: self, live: live, signals: operatorSignals),
         ]
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
@@ -263,21 +270,49 @@ public final class SensorDaemon: Sendable {
         return AlertSinks(syslog: syslog, jsonLines: json)
     }
 
-    /// SIGHUP: re-read the configuration's alert rules and the feed.
+    /// SIGHUP: re-read the feed, and the configuration file's alert rules
+    /// (`ReloadPlan` says which keys a reload applies). A file that does not
+    /// load is rejected as a whole: one error line, and the running
+    /// configuration stays as it was. Changed keys that need a restart are
+    /// named in the log, in the notify STATUS and in `darknetctl status`.
     func reload(_ live: LiveAggregation) {
         _ = notifier.reloading()
-        var alerts: (AlertEngineConfig, AlertGateConfig, Set<String>)?
-        if let path = configurationPath {
-            do {
-                let fresh = try ConfigurationLoader.load(file: path)
-                alerts = SensorDaemon.alertConfigs(fresh)
-            } catch {
-                logger.error("reload: configuration not applied: \(error)")
-            }
+        guard let path = configurationPath else {
+            live.requestReload(alerts: nil)
+            logger.info("reloaded feed (no configuration file to re-read)")
+            _ = notifier.ready(status: "reloaded")
+            return
         }
-        live.requestReload(alerts: alerts)
-        logger.info("reloaded feed and alert rules")
-        _ = notifier.ready(status: "reloaded")
+        let fresh: SensorConfiguration
+        do {
+            fresh = try ConfigurationLoader.load(file: path)
+        } catch {
+            let problems = error.issues.count
+            // One line, however many problems: `; ` between them.
+            let problemsText = error.issues.map(\.description).joined(separator: "; ")
+            logger.error("reload rejected, running configuration kept: \(path): \(problemsText)")
+            _ = notifier.ready(status: "reload rejected (\(problems) problem\(problems == 1 ? "" : "s") in \(path)); running configuration kept"
+                                 + SensorDaemon.pendingText(live.pendingRestart.withLock { $0 }))
+            return
+        }
+        let plan = running.withLock { current in
+            let plan = ReloadPlan(running: current, fresh: fresh)
+            current = plan.running
+            return plan
+        }
+        live.pendingRestart.withLock { $0 = plan.pendingRestart }
+        live.requestReload(alerts: SensorDaemon.alertConfigs(plan.running))
+        logger.info("reloaded feed and alert rules", metadata: [
+            "changed": "\(plan.applied.isEmpty ? "none" : plan.applied.joined(separator: ","))"])
+        if !plan.pendingRestart.isEmpty {
+            logger.warning("pending restart: \(plan.pendingRestart.joined(separator: ", ")) changed in \(path) but take effect only when darknetd restarts")
+        }
+        _ = notifier.ready(status: "reloaded" + SensorDaemon.pendingText(plan.pendingRestart))
+    }
+
+    /// `; pending restart: a, b` for STATUS lines, empty when nothing waits.
+    static func pendingText(_ keys: [String]) -> String {
+        keys.isEmpty ? "" : "; pending restart: " + keys.joined(separator: ", ")
     }
 
     /// SIGUSR1: save the state now (before maintenance, or for a backup),
@@ -333,7 +368,8 @@ struct HeartbeatService: Service {
                 lastStatus = now
                 let drops = state.interfaces.reduce(UInt64(0)) { $0 + $1.kernel.dropped + $1.ring.ringDropped }
                 _ = notifier.status(String(format: "%.0f packets/s, %llu packets, %llu dropped, %llu alerts",
-                                           rate, state.packets.total, drops, state.alerts?.count ?? 0))
+                                           rate, state.packets.total, drops, state.alerts?.count ?? 0)
+                                    + SensorDaemon.pendingText(live.pendingRestart.withLock { $0 }))
             }
         }
     }
@@ -343,9 +379,10 @@ struct HeartbeatService: Service {
 struct OperatorSignalService: Service {
     let daemon: SensorDaemon
     let live: LiveAggregation
+    /// Trapped before READY=1 (see `SensorDaemon.run`).
+    let signals: UnixSignalsSequence
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
         await cancelWhenGracefulShutdown {
             for await signal in signals {
                 if signal == .sigusr1 {

@@ -16,6 +16,8 @@ public struct ShardedPipeline: Sendable {
     /// Ring slots per shard (default: 65,536 live, 4,096 for files, as `Pipeline`).
     public var ringCapacity: Int?
     public var drainLimit: Int = 4096
+    /// Records that are not darknet traffic are counted, not aggregated (`DarknetPrefixes`).
+    public var darknet = DarknetPrefixes.everything
 
     public init(shards: Int) {
         precondition(shards >= 1, "at least one shard")
@@ -40,7 +42,7 @@ public struct ShardedPipeline: Sendable {
         }
         let router = ShardRouter(shards: shards, seed: config.hashSeed, bySourcePrefix: config.aggregateSourcePrefixes)
         let engine = CaptureEngine(source: source, producer: ShardedProducer(rings: rings), router: router,
-                                   policy: isLive ? .drop : .wait, packetLimit: packetLimit)
+                                   policy: isLive ? .drop : .wait, packetLimit: packetLimit, darknet: darknet)
         let shardConfig = config.shardConfiguration
         let workers = rings.enumerated().map { i, ring in
             ShardWorker(index: i, ring: ring, engine: engine, config: shardConfig, geoip: geoip, drainLimit: drainLimit)

@@ -210,15 +210,15 @@ public enum StatsCommand: String, Sendable, CaseIterable {
 
     public var summary: String {
         switch self {
-        case .status: "daemon state: version, uptime, interfaces, capture and ring health"
-        case .stats: "packet, class and decode-error counters since start"
-        case .topPorts: "busiest destination ports (args: n)"
-        case .topSources: "busiest sources with detail (args: n)"
-        case .countries: "per-country figures of sources (GeoIP)"
-        case .series: "per-bucket time series (args: n = buckets)"
-        case .alerts: "open and recent alerts (surges, scans, backscatter) (args: n)"
-        case .correlation: "cross-sensor correlation state"
-        case .feed: "recent scanner/backscatter events for a threat feed (args: n)"
+        case .status: "daemon state: version, uptime, interfaces (kernel and ring counters), packets, pending restart"
+        case .stats: "counters since start: packets, decode errors, classes, sources, scans, attacks, alerts by rule"
+        case .topPorts: "busiest destination ports since start (args: n)"
+        case .topSources: "busiest sources with their packets and detail (args: n)"
+        case .countries: "packets per source country, GeoIP (args: n)"
+        case .series: "the last buckets of the first window (args: n = buckets)"
+        case .alerts: "the last alerts, as the JSON-lines alert file has them (args: n)"
+        case .correlation: "the sensor's series against the feed's: coefficients and lags (empty without a feed)"
+        case .feed: "the followed feed's status: path, format, lines, events, skipped lines by reason, rotations"
         case .metrics: "Prometheus text exposition, in data.text"
         case .help: "this list"
         }
@@ -227,7 +227,7 @@ public enum StatsCommand: String, Sendable, CaseIterable {
     /// Arguments the command reads.
     public var arguments: [String] {
         switch self {
-        case .topPorts, .topSources, .series, .alerts, .feed: ["n"]
+        case .topPorts, .topSources, .countries, .series, .alerts: ["n"]
         default: []
         }
     }

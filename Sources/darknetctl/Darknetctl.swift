@@ -22,7 +22,7 @@ struct Darknetctl: ParsableCommand {
     @Flag(name: .long, help: "Print the raw JSON response.")
     var json = false
 
-    @Option(name: .customLong("n"), help: "How many rows (top-ports, top-sources, series, alerts, feed).")
+    @Option(name: .customLong("n"), help: "How many rows (\(StatsCommand.allCases.filter { !$0.arguments.isEmpty }.map(\.rawValue).joined(separator: ", "))).")
     var n: Int?
 
     @Option(name: .long, help: "Seconds to wait for the daemon.")

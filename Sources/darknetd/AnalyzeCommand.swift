@@ -53,6 +53,9 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(name: .long, help: "Hashing key of the sketches: 32 hexadecimal digits, or 'random' (default: a fixed key, so a replay gives the same output).")
     var hashSeed: String?
 
+    @Option(name: .long, help: "A darknet prefix (CIDR, repeatable): packets to other destinations, or from inside the prefixes, are counted (packets.decode_errors) and not analyzed.")
+    var prefix: [String] = []
+
     @Flag(name: .long, help: "Exact per-source tables instead of the sketches (slower; the oracle for docs/sketches.md's bounds).")
     var exact = false
 
@@ -67,6 +70,13 @@ struct AnalyzeCommand: ParsableCommand {
         if maxLag < 0 || maxLag > 1000 { throw ValidationError("--max-lag must be within 0...1000") }
         if let sensorCountry, CountryCode(sensorCountry) == nil { throw ValidationError("--sensor-country: expected a 2-letter ISO code such as JP") }
         if feed == nil && feedFormat != "auto" { throw ValidationError("--feed-format needs --feed") }
+        for text in prefix {
+            do {
+                _ = try CIDRPrefix(parsing: text)
+            } catch {
+                throw ValidationError("--prefix \(text): \(error)")
+            }
+        }
         if let hashSeed, hashSeed != "random", SeededHash(hexSeed: hashSeed) == nil {
             throw ValidationError("--hash-seed: expected 32 hexadecimal digits or 'random', got \"\(hashSeed)\"")
         }
@@ -124,17 +134,21 @@ struct AnalyzeCommand: ParsableCommand {
             feedSeries = series
         }
         let geoip = try aggregation.openGeoIP()
+        var darknet = SensorConfiguration.Darknet()
+        darknet.prefixes = prefix.compactMap { try? CIDRPrefix(parsing: $0) }
         let run: Pipeline.Run
         let aggregator: Aggregator
         if threads.resolved > 1 {
-            let sharded = ShardedPipeline(shards: threads.resolved).run(source: source, config: config, geoip: geoip) {
-                stage.process($0)
-            }
+            var pipeline = ShardedPipeline(shards: threads.resolved)
+            pipeline.darknet = darknet.filter
+            let sharded = pipeline.run(source: source, config: config, geoip: geoip) { stage.process($0) }
             stage.finish()
             (run, aggregator) = sharded
         } else {
             var consumer = AlertingAggregator(aggregator: Aggregator(config: config, geoip: geoip), stage: stage)
-            run = Pipeline().run(source: source, consumer: &consumer)
+            var pipeline = Pipeline()
+            pipeline.darknet = darknet.filter
+            run = pipeline.run(source: source, consumer: &consumer)
             consumer.finish()
             aggregator = consumer.aggregator
             stage = consumer.stage

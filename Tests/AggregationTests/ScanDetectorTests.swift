@@ -46,6 +46,7 @@ import Synth
         #expect(e.observedRate == observed)
         #expect(e.internetRate == observed * 4_294_967_296.0 / 65_536.0)
         #expect(e.ongoing)  // still open when the data ended
+        #expect(a.scans.episodeCount == 1)  // counted when it qualified, not only once it ends
     }
 
     /// Repeating a destination adds packets but not destinations.
@@ -149,7 +150,8 @@ import Synth
         #expect(episodes[1].endNs == start + (99 + 481 + 99) * nsPerSecond)
         // The second sweep revisits the same addresses: they count again in the new episode.
         #expect(episodes.allSatisfy { $0.packets == 100 && $0.destinations == 100 })
-        #expect(a.scans.episodeCount == 1)  // closed ones; the second is still open
+        // Counted when they qualify, the open one too: the count agrees with the alerts raised.
+        #expect(a.scans.episodeCount == 2)
     }
 
     @Test(arguments: [false, true])

@@ -285,6 +285,22 @@ import GeoIP
         try JSONDecoder().decode(BucketSummary.self, from: JSONSerialization.data(withJSONObject: tree))
     }
 
+    /// State saved before the two darknet reasons existed (12 counters) still restores, with them at 0.
+    @Test func summariesFromBeforeTheDarknetReasonsRestore() throws {
+        var tree = try Self.summaryTree()
+        var counters = try #require(tree["counters"] as? [String: Any])
+        let errors = try #require(counters["decodeErrors"] as? [Int])
+        #expect(errors.count == 14)
+        counters["decodeErrors"] = Array(errors.prefix(12))
+        tree["counters"] = counters
+        let summary = try Self.decodeSummary(tree)
+        #expect(summary.counters.errors(.destinationOutsideDarknet) == 0)
+        #expect(summary.counters.errors(.sourceInsideDarknet) == 0)
+        counters["decodeErrors"] = Array(errors.prefix(13))
+        tree["counters"] = counters
+        #expect(throws: DecodingError.self) { try Self.decodeSummary(tree) }
+    }
+
     @Test func inconsistentSummariesAreRejected() throws {
         let good = try Self.summaryTree()
         _ = try Self.decodeSummary(good)

@@ -16,6 +16,31 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }
 
+    /// `--prefix` keeps the darknet's traffic only: the rest is counted under its own reasons (issue 12, finding 4).
+    @Test func prefixCountsWhatIsNotDarknetTraffic() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let capture = dir.appendingPathComponent("gen.pcap").path
+        #expect(try Subprocess.run(Executables.darknetd, ["generate", "--out", capture, "--packets", "5000", "--seed", "3"]).status == 0)
+        func packets(_ extra: [String]) throws -> (decoded: Int, errors: [String: Int]) {
+            let run = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--format", "json"] + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+            let packets = try #require(try json(run.stdout)["packets"] as? [String: Any])
+            return (packets["decoded"] as? Int ?? -1, try #require(packets["decode_errors"] as? [String: Int]))
+        }
+        let all = try packets([])
+        #expect(all.errors["dst-outside-darknet"] == 0 && all.errors["src-inside-darknet"] == 0)
+        // The generator's darknet is 198.18.0.0/16; half of it as the darknet leaves the rest outside.
+        let half = try packets(["--prefix", "198.18.0.0/17"])
+        let outside = try #require(half.errors["dst-outside-darknet"])
+        #expect(outside > 1000 && half.decoded + outside == all.decoded, "\(half) \(all)")
+        let inside = try packets(["--prefix", "198.18.0.0/16", "--prefix", "0.0.0.0/1"])
+        #expect((inside.errors["src-inside-darknet"] ?? 0) > 0, "\(inside)")
+        let bad = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--prefix", "198.18.0.1/16"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--prefix 198.18.0.1/16: host bits are set (did you mean 198.18.0.0/16?)"), "\(bad.stderr)")
+    }
+
     @Test func sameFileTwiceGivesIdenticalJSON() throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -110,7 +110,7 @@ func mode(_ path: String) -> Int? {
         let (status, output) = try runProgram(builtDarknetd, ["check-config", ExampleConfigurationTests.examplePath])
         #expect(status == 0, "\(output)")
         let printed = try ConfigurationLoader.load(yaml: output)
-        #expect(printed == (try ConfigurationLoader.load(file: ExampleConfigurationTests.examplePath)))
+        #expect(printed == (try ConfigurationLoader.load(file: ExampleConfigurationTests.examplePath)).withEffectiveRules())
     }
 
     @Test func reportsEveryProblemWithKeyAndLine() throws {
