@@ -24,15 +24,20 @@ public struct ShardedPipeline: Sendable {
         self.shards = shards
     }
 
-    /// Reads `source` to its end (or `packetLimit`), aggregating in
-    /// `shards` threads under `config`; `onBucket` gets each merged closed
-    /// bucket on the calling thread, oldest first. Returns the run and the
-    /// merged aggregator.
+    /// Reads `source` to its end (or `packetLimit`, or until `tick` stops the
+    /// engine), aggregating in `shards` threads under `config`; `onBucket`
+    /// gets each merged closed bucket on the calling thread, oldest first.
+    /// `tick` runs on the calling thread about every `tickInterval` with the
+    /// engine, the rings' counters in total and every shard's packet counters
+    /// added (for live summaries). Returns the run and the merged aggregator.
     public func run(
         source: PacketSource,
         config: AggregationConfig,
         geoip: GeoIPDatabase?,
         packetLimit: UInt64? = nil,
+        tickInterval: Duration = .seconds(1),
+        tick: ((CaptureEngine, RingCounters, PacketCounters) -> Void)? = nil,
+        onStart: ((CaptureEngine) -> Void)? = nil,
         onBucket: (BucketSummary) -> Void = { _ in }
     ) -> (run: Pipeline.Run, aggregator: Aggregator) {
         let isLive: Bool
@@ -47,8 +52,11 @@ public struct ShardedPipeline: Sendable {
         let workers = rings.enumerated().map { i, ring in
             ShardWorker(index: i, ring: ring, engine: engine, config: shardConfig, geoip: geoip, drainLimit: drainLimit)
         }
+        onStart?(engine)
         let capture = engine.start()
         var merger = BucketMerger(shards: shards, config: config)
+        var counters = Array(repeating: PacketCounters(), count: shards)
+        var nextTick = ContinuousClock.now + tickInterval
         var merged: [BucketSummary] = []
         var results: [Aggregator?] = Array(repeating: nil, count: shards)
         while results.contains(where: { $0 == nil }) {
@@ -56,7 +64,14 @@ public struct ShardedPipeline: Sendable {
                 let handed = worker.take()
                 merger.add(handed.summaries, shard: i)
                 merger.advance(shard: i, to: handed.progress)
+                counters[i] = handed.counters
                 results[i] = handed.result
+            }
+            if let tick, ContinuousClock.now >= nextTick {
+                nextTick = ContinuousClock.now + tickInterval
+                var total = PacketCounters()
+                for c in counters { total.merge(c) }
+                tick(engine, RingCounters.sum(rings.map { $0.counters() }), total)
             }
             for summary in merger.takeReady() {
                 onBucket(summary)
@@ -89,6 +104,8 @@ final class ShardWorker: @unchecked Sendable {
         var progress: Int64 = .min
         /// The shard's aggregator, once its ring is finished and drained.
         var result: Aggregator?
+        /// Every packet the shard has counted so far (open bucket included).
+        var counters = PacketCounters()
     }
 
     private let handed = Mutex<Handed>(Handed())
@@ -110,9 +127,10 @@ final class ShardWorker: @unchecked Sendable {
         }
     }
 
-    private func hand(_ summaries: [BucketSummary], progress: Int64, result: Aggregator? = nil) {
+    private func hand(_ summaries: [BucketSummary], progress: Int64, counters: PacketCounters, result: Aggregator? = nil) {
         handed.withLock { h in
             h.summaries += summaries
+            h.counters = counters
             if progress > h.progress { h.progress = progress }
             if let result { h.result = result }
         }
@@ -127,16 +145,14 @@ final class ShardWorker: @unchecked Sendable {
             if consumer.drain(limit: drainLimit, { aggregator.consume($0) }) > 0 {
                 idle = 0
                 let open = aggregator.currentBucket.map { aggregator.buckets.start(of: $0) } ?? progress
-                let closed = aggregator.takeClosedBuckets()
-                if !closed.isEmpty || open > progress {
-                    progress = open
-                    hand(closed, progress: progress)
-                }
+                progress = max(progress, open)
+                // One lock a drain (up to `drainLimit` records), never one a record.
+                hand(aggregator.takeClosedBuckets(), progress: progress, counters: aggregator.counters)
                 continue
             }
             if consumer.isFinished {
                 aggregator.finish()
-                hand(aggregator.takeClosedBuckets(), progress: .max, result: aggregator)
+                hand(aggregator.takeClosedBuckets(), progress: .max, counters: aggregator.counters, result: aggregator)
                 return
             }
             // Idle: the dispatcher's clock moves this shard's buckets on.
@@ -150,7 +166,7 @@ final class ShardWorker: @unchecked Sendable {
                 let closed = aggregator.takeClosedBuckets()
                 if !closed.isEmpty || passed > progress {
                     progress = max(progress, passed)
-                    hand(closed, progress: progress)
+                    hand(closed, progress: progress, counters: aggregator.counters)
                 }
             }
             idle += 1

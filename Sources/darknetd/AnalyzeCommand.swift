@@ -141,7 +141,7 @@ struct AnalyzeCommand: ParsableCommand {
         if threads.resolved > 1 {
             var pipeline = ShardedPipeline(shards: threads.resolved)
             pipeline.darknet = darknet.filter
-            let sharded = pipeline.run(source: source, config: config, geoip: geoip) { stage.process($0) }
+            let sharded = pipeline.run(source: source, config: config, geoip: geoip, onBucket: { stage.process($0) })
             stage.finish()
             (run, aggregator) = sharded
         } else {

@@ -1,4 +1,5 @@
 import Aggregation
+import Ring
 import ArgumentParser
 import Capture
 import Foundation
@@ -42,6 +43,9 @@ struct CaptureCommand: ParsableCommand {
 
     @OptionGroup var aggregation: AggregationOptions
 
+    @Option(name: .long, help: "Aggregation threads (shards by source): N, or 'auto' (the cores left after the capture thread, at least 1). Default 1.")
+    var threads: AggregationThreads = .count(1)
+
     func validate() throws {
         if format == .html { throw ValidationError("--format html is for analyze; capture prints text or json") }
         if interval <= 0 { throw ValidationError("--interval must be positive") }
@@ -71,25 +75,37 @@ struct CaptureCommand: ParsableCommand {
         var lastLine = started
         let interval = Duration.milliseconds(Int64(self.interval * 1000))
         let deadline = duration.map { started + .milliseconds(Int64($0 * 1000)) }
-        var aggregator = Aggregator(config: aggregation.config(), geoip: try aggregation.openGeoIP())
-        let run = Pipeline().run(
-            source: .live(handle), consumer: &aggregator, packetLimit: count, tickInterval: .milliseconds(100),
-            tick: { engine, ring, aggregator in
-                let now = ContinuousClock.now
-                if stopSignal.load(ordering: .relaxed) || deadline.map({ now >= $0 }) == true {
-                    engine.stop()
-                }
-                if now - lastLine >= interval {
-                    lastLine = now
-                    let elapsed = Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18
-                    print(TextSummary.liveLine(counters: aggregator.counters, ring: ring.counters(), kernel: engine.kernelStatistics, elapsed: elapsed))
-                    fflush(nil)
-                }
-            },
-            onStart: { _ in
-                note("capturing on \(handle.subject) (\(handle.linkTypeName))" + (options.filter.map { ", filter \"\($0)\"" } ?? ""))
-            })
-        aggregator.finish()
+        let geoip = try aggregation.openGeoIP()
+        let onStart: (CaptureEngine) -> Void = { _ in
+            note("capturing on \(handle.subject) (\(handle.linkTypeName))" + (options.filter.map { ", filter \"\($0)\"" } ?? ""))
+        }
+        let tick: (CaptureEngine, RingCounters, PacketCounters) -> Void = { engine, ring, counters in
+            let now = ContinuousClock.now
+            if stopSignal.load(ordering: .relaxed) || deadline.map({ now >= $0 }) == true {
+                engine.stop()
+            }
+            if now - lastLine >= interval {
+                lastLine = now
+                let elapsed = Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18
+                print(TextSummary.liveLine(counters: counters, ring: ring, kernel: engine.kernelStatistics, elapsed: elapsed))
+                fflush(nil)
+            }
+        }
+        let run: Pipeline.Run
+        let aggregator: Aggregator
+        if threads.resolved > 1 {
+            (run, aggregator) = ShardedPipeline(shards: threads.resolved).run(
+                source: .live(handle), config: aggregation.config(), geoip: geoip, packetLimit: count,
+                tickInterval: .milliseconds(100), tick: tick, onStart: onStart)
+        } else {
+            var single = Aggregator(config: aggregation.config(), geoip: geoip)
+            run = Pipeline().run(
+                source: .live(handle), consumer: &single, packetLimit: count, tickInterval: .milliseconds(100),
+                tick: { engine, ring, aggregator in tick(engine, ring.counters(), aggregator.counters) },
+                onStart: onStart)
+            single.finish()
+            aggregator = single
+        }
         let report = AnalysisReport(aggregator: aggregator, run: run, live: true)
         if format == .json {
             let out = OutputBuffer()

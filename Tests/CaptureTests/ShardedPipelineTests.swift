@@ -53,9 +53,8 @@ import Testing
 
     static func sharded(_ path: String, shards: Int) throws -> Outcome {
         var buckets: [BucketSummary] = []
-        let result = ShardedPipeline(shards: shards).run(source: try PacketSource.openFiles([path]), config: config(), geoip: nil) {
-            buckets.append($0)
-        }
+        let result = ShardedPipeline(shards: shards).run(source: try PacketSource.openFiles([path]), config: config(), geoip: nil,
+                                                         onBucket: { buckets.append($0) })
         return Outcome(aggregator: result.aggregator, buckets: buckets, run: result.run)
     }
 

@@ -4,15 +4,18 @@ import Testing
 
 /// Live capture on a veth pair inside namespaces the test creates.
 @Suite(.serialized) struct LiveCaptureTests {
-    @Test(.enabled(if: VethNamespaces.available, "needs root (CAP_NET_ADMIN) and iproute2 to create namespaces"))
-    func capturesExactlyWhatWasSent() throws {
-        let net = try VethNamespaces(tag: "a")
+    /// One aggregation thread, and two shards (the packets come from one
+    /// source, so one shard stays idle and must still let the run end).
+    @Test(.enabled(if: VethNamespaces.available, "needs root (CAP_NET_ADMIN) and iproute2 to create namespaces"),
+          arguments: [1, 2])
+    func capturesExactlyWhatWasSent(threads: Int) throws {
+        let net = try VethNamespaces(tag: "a\(threads)")
         defer { net.tearDown() }
         let sent = 50
         let (exe, args) = net.inNamespace(net.receiver, [
             Executables.darknetd, "capture", "--interface", net.receiverInterface,
             "--filter", "udp and dst port 9999", "--count", "\(sent)", "--duration", "30",
-            "--interval", "600", "--format", "json",
+            "--interval", "600", "--format", "json", "--threads", "\(threads)",
         ])
         let capture = try Subprocess(exe, args)
         #expect(capture.wait(until: { capture.standardError.contains("capturing on") }, timeout: .seconds(20)),
