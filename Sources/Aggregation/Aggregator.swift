@@ -214,6 +214,8 @@ public struct Aggregator: Sendable {
 
     // The open bucket.
     public internal(set) var currentBucket: Int64?
+    /// Shards merged into this aggregator (`Aggregator.merged`); 1 for one thread.
+    public internal(set) var shards = 1
     /// The last bucket closed: a packet of it or an earlier one is late.
     public internal(set) var closedThrough: Int64?
     /// The open bucket's time range [start, end): a packet inside it needs no

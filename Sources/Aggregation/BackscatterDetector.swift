@@ -50,6 +50,8 @@ public struct BackscatterDetector: Sendable {
         return newlyQualified
     }
     public var evictions: UInt64 { table.evictions }
+    /// Candidates the table holds at most (summed over merged shards).
+    public var capacity: Int { table.capacity }
 
     static let windowNs: Int64 = 60_000_000_000
 

@@ -56,6 +56,8 @@ public struct ScanDetector: Sendable {
 
     /// Candidates pushed out of the table before they finished.
     public var evictions: UInt64 { table.evictions }
+    /// Candidates the table holds at most (summed over merged shards).
+    public var capacity: Int { table.capacity }
 
     public init(config: Config, darknetSize: UInt64, hasher: SeededHash) {
         self.config = config

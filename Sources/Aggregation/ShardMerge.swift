@@ -212,6 +212,7 @@ extension Aggregator {
         // The run's configuration, and everything derived from closed buckets
         // rebuilt from the merged ones.
         var result = Aggregator(sharing: m, config: config)
+        result.shards = others.count + 1
         for summary in summaries { result.record(summary) }
         return result
     }

@@ -503,6 +503,10 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
     /// top_sources[].destinations: exact from the pair table in `exact` mode; else each is
     /// estimated by a 128-register sketch in the source's entry (docs/sketches.md).
     public var sourceDestinations: Sketch
+    /// ports[].destinations: the pair table in `exact` mode; else a 128-register sketch per port row.
+    public var portDestinations: Sketch
+    /// Aggregation shards (threads) the figures were merged from.
+    public var shards: Int
 
     public struct Sketch: Codable, Sendable, Equatable {
         public var exact: Bool
@@ -536,13 +540,15 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
         distinctPairs = Table(capacity: a.pairs.capacity, evictions: a.pairs.evictions, exact: a.pairs.isExact)
         topSources = TopSources(capacity: a.topSources.capacity, maxError: a.topSources.maxError, exact: a.topSources.isExact)
         sourceDetails = Table(capacity: a.sourceDetails.capacity, evictions: a.sourceDetails.evictions, exact: a.sourceDetails.evictions == 0)
-        scanCandidates = Table(capacity: a.scans.config.capacity, evictions: a.scans.evictions, exact: a.scans.evictions == 0)
-        backscatterCandidates = Table(capacity: a.backscatter.config.capacity, evictions: a.backscatter.evictions,
+        scanCandidates = Table(capacity: a.scans.capacity, evictions: a.scans.evictions, exact: a.scans.evictions == 0)
+        backscatterCandidates = Table(capacity: a.backscatter.capacity, evictions: a.backscatter.evictions,
                                       exact: a.backscatter.evictions == 0)
         latePackets = a.latePackets
         mode = a.config.exact ? "exact" : "sketch"
         sourceDestinations = Sketch(exact: a.config.exact,
                                     relativeStandardError: a.config.exact ? 0 : DestinationSketch.relativeStandardError)
+        portDestinations = sourceDestinations
+        shards = a.shards
     }
 
     enum CodingKeys: String, CodingKey {
@@ -554,6 +560,8 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
         case latePackets = "late_packets"
         case mode
         case sourceDestinations = "source_destinations"
+        case portDestinations = "port_destinations"
+        case shards
     }
 }
 
