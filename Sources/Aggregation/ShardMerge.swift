@@ -21,13 +21,23 @@ import Sketches
 // not merge: it runs in one shard.
 
 extension AggregationConfig {
-    /// The configuration of each of several shards: the same, except that a
-    /// shard's summaries keep every port touched in their bucket (the cut to
-    /// `bucketPorts` is made after the merge), every summary is queued for
-    /// the merge, and a shard keeps no windows or series of its own (those
-    /// are rebuilt from the merged summaries).
-    public var shardConfiguration: AggregationConfig {
+    /// The configuration of each of `shards` shards: the same, except that
+    /// - the per-source tables (source details, distinct pairs, scan and
+    ///   backscatter candidates) get 1/`shards` of the capacity each, since a
+    ///   shard sees 1/`shards` of the sources: memory and total capacity stay
+    ///   those of one aggregator (the merge adds the capacities back up);
+    /// - a shard's summaries keep every port touched in their bucket (the cut
+    ///   to `bucketPorts` is made after the merge), every summary is queued for
+    ///   the merge, and a shard keeps no windows or series of its own (those
+    ///   are rebuilt from the merged summaries).
+    public func shardConfiguration(shards: Int) -> AggregationConfig {
         var c = self
+        let n = Swift.max(1, shards)
+        c.sourceDetailCapacity = Swift.max(1024, sourceDetailCapacity / n)
+        c.pairSlots = Swift.max(1 << 12, pairSlots / n)
+        c.bucketPairSlots = Swift.max(1 << 12, bucketPairSlots / n)
+        c.scan.capacity = Swift.max(1024, scan.capacity / n)
+        c.backscatter.capacity = Swift.max(1024, backscatter.capacity / n)
         c.bucketPorts = .max
         c.closedBucketQueue = .max
         c.windowBuckets = []

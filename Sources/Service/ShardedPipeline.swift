@@ -48,7 +48,7 @@ public struct ShardedPipeline: Sendable {
         let router = ShardRouter(shards: shards, seed: config.hashSeed, bySourcePrefix: config.aggregateSourcePrefixes)
         let engine = CaptureEngine(source: source, producer: ShardedProducer(rings: rings), router: router,
                                    policy: isLive ? .drop : .wait, packetLimit: packetLimit, darknet: darknet)
-        let shardConfig = config.shardConfiguration
+        let shardConfig = config.shardConfiguration(shards: shards)
         let workers = rings.enumerated().map { i, ring in
             ShardWorker(index: i, ring: ring, engine: engine, config: shardConfig, geoip: geoip, drainLimit: drainLimit)
         }

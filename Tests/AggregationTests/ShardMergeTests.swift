@@ -8,7 +8,7 @@ import Testing
 /// passed it, an idle shard is moved on by the clock, and a record of a
 /// bucket already closed is late rather than a second summary of it.
 @Suite struct ShardMergeTests {
-    static func config() -> AggregationConfig { AggregationConfig().shardConfiguration }
+    static func config() -> AggregationConfig { AggregationConfig().shardConfiguration(shards: 2) }
 
     @Test func anIdleShardHoldsBucketsBackOnlyUntilTheClockMovesIt() throws {
         var busy = Aggregator(config: Self.config())
