@@ -87,7 +87,12 @@ public struct ShardedPipeline: Sendable {
         let shardRings = rings.map { $0.counters() }
         let run = Pipeline.Run(sources: outcome.sources, ring: RingCounters.sum(shardRings), shardRings: shardRings,
                                kernel: isLive ? engine.kernelStatistics : nil, stopped: outcome.stopped)
-        return (run, Aggregator.merged(results.map { $0! }, summaries: merged, config: config))
+        // Moved out, so the merge mutates the shards' tables in place instead
+        // of copying them (copy on write).
+        var finals: [Aggregator] = []
+        for i in results.indices { finals.append(results[i].take()!) }
+        results = []
+        return (run, Aggregator.merged(finals, summaries: merged, config: config))
     }
 }
 
@@ -122,7 +127,10 @@ final class ShardWorker: @unchecked Sendable {
     /// What the shard has handed over since the last call.
     func take() -> Handed {
         handed.withLock { h in
-            defer { h.summaries.removeAll() }
+            defer {
+                h.summaries.removeAll()
+                h.result = nil  // the caller owns it now: no second reference to copy on write
+            }
             return h
         }
     }
