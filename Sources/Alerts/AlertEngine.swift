@@ -28,7 +28,7 @@ public struct AlertEngineConfig: Sendable, Equatable, Codable {
 
 /// All rules behind one entry point. Feed it closed sensor buckets in time order, feed
 /// buckets in time order (if there is a feed; otherwise set `correlation.enabled = false`),
-/// and detector events; it returns candidate alerts, to pass through one `AlertGate` per sink.
+/// and detector events; it returns candidate alerts, to pass through an `AlertGate`.
 /// Deterministic: the same inputs in the same order give the same alerts in the same order.
 public struct AlertEngine: Sendable {
     public internal(set) var surges: SurgeRules

@@ -2,7 +2,7 @@ import Decoding
 import Interchange
 
 // Rules turning observations into candidate alerts. Candidates then pass an `AlertGate`
-// (dedup, rate limit) per sink. Thresholds and defaults are documented in docs/alerts.md.
+// (dedup, rate limit per severity). Thresholds and defaults are documented in docs/alerts.md.
 
 extension KeyedDecodingContainer {
     /// Decodes `key` when present, else `fallback`: configs may give only what they change.
@@ -72,8 +72,9 @@ public struct SurgeRuleConfig: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case k, minRatio = "min_ratio", minSourceRatio = "min_source_ratio", minPackets = "min_packets", minSources = "min_sources"
-        case warmUpBuckets = "warm_up_buckets", alpha, minDeviation = "min_deviation", severity
+        // The configuration's names (alerts.rules.NAME.deviations, factor, warmup_buckets).
+        case k = "deviations", minRatio = "factor", minSourceRatio = "source_factor", minPackets = "min_packets"
+        case minSources = "min_sources", warmUpBuckets = "warmup_buckets", alpha, minDeviation = "min_deviation", severity
     }
 
     public init(from decoder: any Decoder) throws {
@@ -409,8 +410,8 @@ public struct ScanCampaignRuleConfig: Sendable, Equatable, Codable {
     public var maxWindowPorts: Int
     public var severity: Severity
 
-    public init(minInternetRate: Double = 5_000_000, minFingerprintedInternetRate: Double = 100,
-                rememberedFingerprints: Int = 10_000, windowSeconds: Int64 = 3600, minNewScanners: UInt64 = 100,
+    public init(minInternetRate: Double = 1_000_000, minFingerprintedInternetRate: Double = 100,
+                rememberedFingerprints: Int = 10_000, windowSeconds: Int64 = 3600, minNewScanners: UInt64 = 50,
                 maxWindowPorts: Int = 4096, severity: Severity = .notice) {
         self.minInternetRate = minInternetRate
         self.minFingerprintedInternetRate = minFingerprintedInternetRate

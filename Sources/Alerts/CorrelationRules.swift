@@ -55,8 +55,8 @@ public struct CorrelationConfig: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case enabled, lagBuckets = "lag_buckets", k, minRatio = "min_ratio", minEvents = "min_events"
-        case warmUpBuckets = "warm_up_buckets", alpha, minDeviation = "min_deviation"
+        case enabled, lagBuckets = "lag_buckets", k = "deviations", minRatio = "factor", minEvents = "min_events"
+        case warmUpBuckets = "warmup_buckets", alpha, minDeviation = "min_deviation"
         case maxTrackedFeedPorts = "max_tracked_feed_ports", maxWaitBuckets = "max_wait_buckets"
         case maxPending = "max_pending", correlatedSeverity = "correlated_severity"
         case sensorOnlySeverity = "sensor_only_severity", feedOnlySeverity = "feed_only_severity"

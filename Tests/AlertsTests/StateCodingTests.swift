@@ -103,6 +103,16 @@ import Decoding
         #expect(back.config == gate.config)
         #expect(back.trackedKeys == 3)
         #expect(back.submitted == 6 && back.delivered == 3 && back.rateLimited == 1 && back.deduplicated == 2)
+        #expect(back.suppressedInOpenWindow == 1)
+
+        // A snapshot from before the per-severity budgets (one count for all) still restores.
+        var old = try Self.tree(gate)
+        old["deliveredInWindow"] = 3
+        old["suppressedInWindow"] = 1
+        old["deliveredBySeverity"] = nil
+        old["suppressedBySeverity"] = nil
+        let restored = try Self.decode(AlertGate.self, old)
+        #expect(restored.suppressedInOpenWindow == 1 && restored.trackedKeys == 3)
     }
 
     // MARK: Behaviour after a restore

@@ -162,6 +162,9 @@ import Testing
 
         let text = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path])
         #expect(text.output.contains("insufficient overlap:"))
+        let html = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--format", "html"])
+        #expect(html.stdout.contains("<th>both non-zero</th>") && html.stdout.contains("insufficient overlap (at least 10 needed)"))
+        #expect(html.stdout.contains("500 feed events without a time of their own were left out"))
         let lowered = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--format", "json",
                                                            "--min-overlap", "3"])
         #expect(lowered.waitForExit(timeout: .seconds(120)) == 0, "\(lowered.standardError)")
@@ -169,6 +172,8 @@ import Testing
             .first { $0["series"] as? String == "total" })
         #expect(loweredTotal["insufficient_overlap"] as? Bool == false && loweredTotal["pearson"] is Double)
         #expect((loweredTotal["overlap_buckets"] as? Int ?? 0) >= 3)
+        let loweredText = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--min-overlap", "3"])
+        #expect(loweredText.output.contains("buckets (both)"), "every r with its bucket counts")
 
         // Asked for: stamped with today's date, the grid runs from the capture (2024) to
         // today, and the report says the overlap is too thin for a coefficient.
