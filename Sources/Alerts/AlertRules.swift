@@ -503,11 +503,11 @@ public struct EventRules: Sendable {
 
     /// One scan episode: the summary of the window it closes (if its time is in a later
     /// window), then its own alert if it is fast enough or the first of its fingerprint on
-    /// the port. Every episode is tallied in the open window (an episode timed in an earlier
-    /// window counts in the open one).
+    /// the port. Every episode is tallied in the open window: an episode is reported when
+    /// it qualifies, often long after its first packet (`startNs`), so one timed in an
+    /// earlier window counts in the open one.
     public mutating func evaluate(_ e: ScanEpisodeEvent) -> [Alert] {
         var out = closeWindows(throughNs: e.startNs)
-        if window == nil { window = bucketIndex(e.startNs, scanCampaign.windowNs) }
         let key = PortKey(e.ipProtocol, e.port)
         if tallies[key] != nil || tallies.count < max(1, scanCampaign.maxWindowPorts) {
             tallies[key, default: PortScanTally()].add(e)
@@ -539,22 +539,34 @@ public struct EventRules: Sendable {
         return out
     }
 
-    /// Closes the open window if `timeNs` is at or after its end (the end of a closed sensor
-    /// bucket, or a later event): one alert per port with at least `minNewScanners` new
-    /// scanners, ordered by (protocol, port).
+    /// Moves the windows' clock to `timeNs` (the end of a closed sensor bucket, or an
+    /// event's time): the first call opens the window holding `timeNs`; a time in a later
+    /// window closes the open one, with one alert per port that had at least
+    /// `minNewScanners` new scanners (ordered by protocol, port), and opens that later one.
     public mutating func closeWindows(throughNs timeNs: Int64) -> [Alert] {
-        guard let current = window, bucketIndex(timeNs, scanCampaign.windowNs) > current else { return [] }
-        return flushWindow()
+        let w = bucketIndex(timeNs, scanCampaign.windowNs)
+        guard let current = window else {
+            window = w
+            return []
+        }
+        guard w > current else { return [] }
+        let out = summaries(of: current)
+        tallies = [:]
+        window = w
+        return out
     }
 
     /// Closes the open window now (end of a replay): its summaries.
     public mutating func flushWindow() -> [Alert] {
         guard let current = window else { return [] }
-        defer {
-            window = nil
-            tallies = [:]
-        }
-        let startNs = current.multipliedReportingOverflow(by: scanCampaign.windowNs).partialValue
+        let out = summaries(of: current)
+        tallies = [:]
+        window = nil
+        return out
+    }
+
+    private func summaries(of window: Int64) -> [Alert] {
+        let startNs = window.multipliedReportingOverflow(by: scanCampaign.windowNs).partialValue
         let minutes = AlertNumber.format(Double(scanCampaign.windowNs / 1_000_000_000) / 60)
         return tallies.keys.sorted().compactMap { key -> Alert? in
             let t = tallies[key]!

@@ -318,9 +318,11 @@ extension EventRules: Codable {
 
     /// Forgets the open window if it starts at or before `startNs`: its summaries were
     /// already sent (by a process that ended after the snapshot it was restored from).
+    /// Episodes still to come count in the next window, as any late episode does.
     mutating func dropWindow(ifStartingAtOrBefore startNs: Int64) {
-        guard let current = window, current.multipliedReportingOverflow(by: scanCampaign.windowNs).partialValue <= startNs else { return }
-        window = nil
+        let windowNs = scanCampaign.windowNs
+        guard let current = window, current.multipliedReportingOverflow(by: windowNs).partialValue <= startNs else { return }
+        window = max(current, bucketIndex(startNs, windowNs)) + 1
         tallies = [:]
     }
 }

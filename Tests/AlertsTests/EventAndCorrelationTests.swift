@@ -108,7 +108,17 @@ import Decoding
         #expect(a.message.hasPrefix("142 new scanners on TCP/23, 120 of them mirai, 10 zmap ("))
         #expect(a.message.hasSuffix("in the 60 min from 2013-03-18T00:00:00Z"))
         #expect(a.topSources.first?.address == address(141) && a.topSources.count == 5)
-        #expect(engine.closeWindows(throughNs: spamhausWeekNs + 2 * hour).isEmpty, "each window summarized once")
+        // Episodes reported later, whose first packet was in the closed hour, count in the
+        // open one: the closed hour is never summarized twice, nothing is lost.
+        for i in 0..<60 {
+            _ = engine.observe(ScanEpisodeEvent(source: address(UInt32(1000 + i)), ipProtocol: IPProtocolNumber.tcp, port: 23,
+                                                startNs: spamhausWeekNs + 10, packets: 100, destinations: 100,
+                                                internetRate: 50_000, fingerprint: "mirai"))
+        }
+        #expect(engine.closeWindows(throughNs: spamhausWeekNs + 2 * hour - 1).isEmpty)
+        let late = engine.closeWindows(throughNs: spamhausWeekNs + 2 * hour)
+        #expect(late.map(\.timeNs) == [spamhausWeekNs + hour] && late.first?.observed == 60)
+        #expect(engine.closeWindows(throughNs: spamhausWeekNs + 3 * hour).isEmpty, "each window summarized once")
         #expect(engine.finish().isEmpty)
     }
 
