@@ -572,12 +572,13 @@ public struct EventRules: Sendable {
             let t = tallies[key]!
             guard t.scanners >= max(1, scanCampaign.minNewScanners) else { return nil }
             var text = "\(t.scanners) new scanners on \(SurgeRules.portLabel(key.ipProtocol, key.port))"
+                + " in the \(minutes) min from \(RFC3339.format(startNs))"
             let tools = t.tools.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             if let first = tools.first {
                 text += ", \(first.value) of them \(StringSanitizer.printable(first.key))"
                 for other in tools.dropFirst().prefix(2) { text += ", \(other.value) \(StringSanitizer.printable(other.key))" }
             }
-            text += " (\(t.packets) packets) in the \(minutes) min from \(RFC3339.format(startNs))"
+            text += " (\(t.packets) packets)"
             return Alert(rule: .scanCampaign, severity: scanCampaign.severity, timeNs: startNs,
                          key: Alert.portKey(key.ipProtocol, key.port), ipProtocol: key.ipProtocol, port: key.port,
                          metric: "new_scanners", observed: Double(t.scanners), topSources: t.top, message: text)
