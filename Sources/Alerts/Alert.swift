@@ -109,14 +109,22 @@ public struct CorrelationFigures: Sendable, Equatable {
     public var feedObserved: Double
     /// The feed's baseline mean for the port before that bucket.
     public var feedBaseline: Double
-    /// Feed bucket minus sensor bucket (positive: the feed rose later), nil when one side
-    /// did not surge.
+    /// Sensor bucket minus feed bucket: positive when the feed leads (its surge came that
+    /// many buckets before the sensor's), the sign of the correlation reports' lags; nil
+    /// when one side did not surge.
     public var lagBuckets: Int?
 
     public init(feedObserved: Double, feedBaseline: Double, lagBuckets: Int?) {
         self.feedObserved = feedObserved
         self.feedBaseline = feedBaseline
         self.lagBuckets = lagBuckets
+    }
+
+    /// "the feed 2 buckets ahead", "the sensor 1 bucket ahead", "same bucket".
+    public static func lagText(_ feedLeads: Int) -> String {
+        if feedLeads == 0 { return "same bucket" }
+        let n = feedLeads.magnitude
+        return "the \(feedLeads > 0 ? "feed" : "sensor") \(n) bucket\(n == 1 ? "" : "s") ahead"
     }
 }
 

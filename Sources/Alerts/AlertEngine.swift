@@ -28,7 +28,7 @@ public struct AlertEngineConfig: Sendable, Equatable, Codable {
 
 /// All rules behind one entry point. Feed it closed sensor buckets in time order, feed
 /// buckets in time order (if there is a feed; otherwise set `correlation.enabled = false`),
-/// and detector events; it returns candidate alerts, to pass through one `AlertGate` per sink.
+/// and detector events; it returns candidate alerts, to pass through an `AlertGate`.
 /// Deterministic: the same inputs in the same order give the same alerts in the same order.
 public struct AlertEngine: Sendable {
     public internal(set) var surges: SurgeRules
@@ -52,21 +52,34 @@ public struct AlertEngine: Sendable {
         return alerts
     }
 
+    /// The end of a closed sensor bucket (after its events): the `scan-campaign` summaries
+    /// of an aggregation window that ended by then.
+    public mutating func closeWindows(throughNs timeNs: Int64) -> [Alert] {
+        events.closeWindows(throughNs: timeNs)
+    }
+
     /// One feed bucket: correlation verdicts it completes.
     public mutating func observe(feed: FeedBucketObservation) -> [Alert] {
         correlator.observeFeed(feed)
     }
 
     public mutating func observe(_ event: ScanEpisodeEvent) -> [Alert] {
-        events.evaluate(event).map { [$0] } ?? []
+        events.evaluate(event)
     }
 
     public mutating func observe(_ event: BackscatterVictimEvent) -> [Alert] {
         events.evaluate(event).map { [$0] } ?? []
     }
 
-    /// End of input (end of a replay, shutdown): correlation verdicts still waiting.
+    /// Forgets the open `scan-campaign` window if it starts at or before `startNs` (its
+    /// summaries were already sent; see `AlertStage.restore`).
+    public mutating func forgetScanWindow(startingAtOrBefore startNs: Int64) {
+        events.dropWindow(ifStartingAtOrBefore: startNs)
+    }
+
+    /// End of input (end of a replay): correlation verdicts still waiting, then the open
+    /// `scan-campaign` window's summaries.
     public mutating func finish() -> [Alert] {
-        correlator.finish()
+        correlator.finish() + events.flushWindow()
     }
 }

@@ -1,11 +1,14 @@
 import Interchange
 
-/// Dedup and rate limiting, in alert time (bucket or event time, never the wall clock), so a
-/// replay gives the same output as the live run. One gate per sink.
+/// Dedup and rate limiting, in alert time (bucket or event time), so a replay gives the same
+/// output as the live run; the daemon also moves the gate's clock once a second
+/// (`AlertStage.tick`) so a window's summary goes out when the window ends.
 public struct AlertGateConfig: Sendable, Equatable, Codable {
     /// Same rule + key within this much alert time of the last delivered one is dropped.
     public var cooldownSeconds: Int64
-    /// At most this many alerts per window; beyond it one `alert-rate-limited` summary.
+    /// At most this many alerts of EACH severity class (`SeverityClass`) per window; beyond
+    /// it they are counted, and the window ends with one `alert-rate-limited` summary.
+    /// Notices never use up the budget of warnings or critical alerts.
     public var maxAlertsPerWindow: Int
     public var windowSeconds: Int64
     /// Bound on remembered (rule, key) pairs; the oldest remembered is forgotten first.
@@ -37,9 +40,37 @@ public struct AlertGateConfig: Sendable, Equatable, Codable {
     }
 }
 
+/// The rate limit's budgets: each class has its own, so notices cannot crowd out what matters.
+public enum SeverityClass: Int, Sendable, CaseIterable, Comparable {
+    /// emergency, alert, critical
+    case critical = 0
+    /// error, warning
+    case warning = 1
+    /// notice, informational, debug
+    case notice = 2
+
+    public init(_ s: Severity) {
+        self = s <= .critical ? .critical : (s <= .warning ? .warning : .notice)
+    }
+
+    public var name: String {
+        switch self {
+        case .critical: "critical"
+        case .warning: "warning"
+        case .notice: "notice"
+        }
+    }
+
+    public static func < (a: SeverityClass, b: SeverityClass) -> Bool { a.rawValue < b.rawValue }
+}
+
 /// Synchronous filter: each `submit` returns at once what to deliver now (nothing is
 /// queued). Memory: at most `maxDedupKeys` remembered keys plus an insertion-order list of
 /// at most about three times that.
+///
+/// The daemon runs one gate in front of all its sinks (`AlertStage`): with one configuration
+/// for every sink, a gate per sink would make the same decisions; each sink has a retry
+/// queue of its own behind it (`AlertSink`).
 public struct AlertGate: Sendable {
     public let config: AlertGateConfig
 
@@ -58,8 +89,9 @@ public struct AlertGate: Sendable {
     var nextSequence: UInt64 = 0
 
     var window: Int64?
-    var deliveredInWindow = 0
-    var suppressedInWindow: UInt64 = 0
+    /// Per `SeverityClass` (index = raw value): delivered and suppressed in the open window.
+    var deliveredInWindow: [Int] = [0, 0, 0]
+    var suppressedInWindow: [UInt64] = [0, 0, 0]
 
     public internal(set) var submitted: UInt64 = 0
     public internal(set) var delivered: UInt64 = 0
@@ -75,13 +107,15 @@ public struct AlertGate: Sendable {
     public var trackedKeys: Int { table.count }
     /// Entries of the eviction list, stale ones included (bounded, see the type).
     public var orderLength: Int { order.count - orderHead }
+    /// Alerts suppressed so far in the open window, all classes.
+    public var suppressedInOpenWindow: UInt64 { suppressedInWindow.reduce(0, &+) }
 
     private var cooldownNs: Int64 { max(0, min(config.cooldownSeconds, Int64.max / 2_000_000_000)) * 1_000_000_000 }
-    private var windowNs: Int64 { max(1, min(config.windowSeconds, Int64.max / 2_000_000_000)) * 1_000_000_000 }
+    var windowNs: Int64 { max(1, min(config.windowSeconds, Int64.max / 2_000_000_000)) * 1_000_000_000 }
 
     /// Filters one candidate. Returns, in order: the summary of the previous window if the
     /// candidate opens a new window and alerts were suppressed in the previous one, then the
-    /// candidate itself if it passes dedup and the rate limit.
+    /// candidate itself if it passes dedup and its severity class's rate limit.
     public mutating func submit(_ alert: Alert) -> [Alert] {
         submitted += 1
         var out: [Alert] = []
@@ -95,12 +129,13 @@ public struct AlertGate: Sendable {
                 return out
             }
         }
-        if deliveredInWindow >= max(0, config.maxAlertsPerWindow) {
-            suppressedInWindow += 1
+        let c = SeverityClass(alert.severity).rawValue
+        if deliveredInWindow[c] >= max(0, config.maxAlertsPerWindow) {
+            suppressedInWindow[c] += 1
             rateLimited += 1
             return out
         }
-        deliveredInWindow += 1
+        deliveredInWindow[c] += 1
         delivered += 1
         remember(key, at: alert.timeNs)
         out.append(alert)
@@ -109,7 +144,8 @@ public struct AlertGate: Sendable {
 
     /// Moves the gate's clock: if `timeNs` is in a later window than the current one, closes
     /// it and returns its summary when alerts were suppressed. Times in earlier windows count
-    /// in the current one.
+    /// in the current one. The daemon calls it once a second with the wall clock
+    /// (`AlertStage.tick`), so a summary goes out when its window ends.
     public mutating func advance(toTimeNs timeNs: Int64) -> Alert? {
         let w = bucketIndex(timeNs, windowNs)
         guard let current = window else {
@@ -127,21 +163,36 @@ public struct AlertGate: Sendable {
         closeWindow()
     }
 
+    /// Start of the open window (ns since the epoch), nil before the first alert.
+    public var windowStartNs: Int64? {
+        window.map { $0.multipliedReportingOverflow(by: windowNs).partialValue }
+    }
+
+    /// Forgets what was suppressed in the open window if it starts at or before `startNs`:
+    /// its summary was already sent (by a process that ended after the snapshot this gate
+    /// was restored from). The window's delivered counts stay, so its limit still holds.
+    public mutating func forgetSummary(ofWindowStartingAtOrBefore startNs: Int64) {
+        guard let start = windowStartNs, start <= startNs else { return }
+        suppressedInWindow = [0, 0, 0]
+    }
+
     private mutating func closeWindow() -> Alert? {
         defer {
-            deliveredInWindow = 0
-            suppressedInWindow = 0
+            deliveredInWindow = [0, 0, 0]
+            suppressedInWindow = [0, 0, 0]
         }
-        guard suppressedInWindow > 0, let current = window else { return nil }
+        let total = suppressedInOpenWindow
+        guard total > 0, let startNs = windowStartNs else { return nil }
         summaries += 1
-        let startNs = current.multipliedReportingOverflow(by: windowNs).partialValue
         let limit = max(0, config.maxAlertsPerWindow)
+        let parts = SeverityClass.allCases.filter { suppressedInWindow[$0.rawValue] > 0 }
+            .map { "\(suppressedInWindow[$0.rawValue]) \($0.name)" }.joined(separator: ", ")
         return Alert(
             rule: .alertRateLimited, severity: config.summarySeverity, timeNs: startNs, key: "rate-limit",
-            metric: "suppressed_alerts", observed: Double(suppressedInWindow), baseline: Double(limit),
-            suppressed: suppressedInWindow,
-            message: "rate limit: \(suppressedInWindow) alerts suppressed in the \(config.windowSeconds) s window"
-                + " starting \(RFC3339.format(startNs, fractionDigits: 6)) (at most \(limit) per window)")
+            metric: "suppressed_alerts", observed: Double(total), baseline: Double(limit),
+            suppressed: total,
+            message: "rate limit: \(total) alerts suppressed (\(parts)) in the \(config.windowSeconds) s window"
+                + " starting \(RFC3339.format(startNs, fractionDigits: 6)) (at most \(limit) per severity per window)")
     }
 
     private mutating func remember(_ key: DedupKey, at timeNs: Int64) {

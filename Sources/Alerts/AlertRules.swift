@@ -1,7 +1,8 @@
 import Decoding
+import Interchange
 
 // Rules turning observations into candidate alerts. Candidates then pass an `AlertGate`
-// (dedup, rate limit) per sink. Thresholds and defaults are documented in docs/alerts.md.
+// (dedup, rate limit per severity). Thresholds and defaults are documented in docs/alerts.md.
 
 extension KeyedDecodingContainer {
     /// Decodes `key` when present, else `fallback`: configs may give only what they change.
@@ -71,8 +72,9 @@ public struct SurgeRuleConfig: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case k, minRatio = "min_ratio", minSourceRatio = "min_source_ratio", minPackets = "min_packets", minSources = "min_sources"
-        case warmUpBuckets = "warm_up_buckets", alpha, minDeviation = "min_deviation", severity
+        // The configuration's names (alerts.rules.NAME.deviations, factor, warmup_buckets).
+        case k = "deviations", minRatio = "factor", minSourceRatio = "source_factor", minPackets = "min_packets"
+        case minSources = "min_sources", warmUpBuckets = "warmup_buckets", alpha, minDeviation = "min_deviation", severity
     }
 
     public init(from decoder: any Decoder) throws {
@@ -385,26 +387,45 @@ public struct BackscatterRuleConfig: Sendable, Equatable, Codable {
     }
 }
 
-/// `scan-campaign`: a scan episode at or above `minInternetRate`, or the first episode of a
-/// fingerprinted scanner (source + tool) at or above `minFingerprintedInternetRate`.
+/// `scan-campaign`: scan episodes (one source sweeping one port) are aggregated into ONE
+/// alert per (protocol, port) and window — "142 new scanners on TCP/23, 120 of them
+/// mirai" — when at least `minNewScanners` episodes started on the port in the window. A
+/// single source gets an alert of its own only when it probes at `minInternetRate` or more
+/// (Internet-wide), or when it is the first scanner of its tool fingerprint seen on that
+/// port (at `minFingerprintedInternetRate` or more). At telescope scale, hundreds of new
+/// scanners a minute, per-source notices would make syslog unreadable.
 public struct ScanCampaignRuleConfig: Sendable, Equatable, Codable {
+    /// A source at or above this Internet-wide rate (packets/s) gets an alert of its own.
     public var minInternetRate: Double
+    /// The first scanner of a tool fingerprint on a port gets an alert of its own from this rate.
     public var minFingerprintedInternetRate: Double
-    /// Bound on remembered (source, fingerprint) pairs; oldest forgotten first.
-    public var rememberedScanners: Int
+    /// Bound on remembered (fingerprint, protocol, port) triples; oldest forgotten first.
+    public var rememberedFingerprints: Int
+    /// Length of the aggregation window (aligned on the epoch), seconds.
+    public var windowSeconds: Int64
+    /// A port's window gives an alert only with at least this many new scanners.
+    public var minNewScanners: UInt64
+    /// Bound on ports counted in one window; episodes on further ports are counted in
+    /// `EventRules.untrackedScans` only.
+    public var maxWindowPorts: Int
     public var severity: Severity
 
-    public init(minInternetRate: Double = 1000, minFingerprintedInternetRate: Double = 100,
-                rememberedScanners: Int = 10_000, severity: Severity = .notice) {
+    public init(minInternetRate: Double = 1_000_000, minFingerprintedInternetRate: Double = 100,
+                rememberedFingerprints: Int = 10_000, windowSeconds: Int64 = 3600, minNewScanners: UInt64 = 50,
+                maxWindowPorts: Int = 4096, severity: Severity = .notice) {
         self.minInternetRate = minInternetRate
         self.minFingerprintedInternetRate = minFingerprintedInternetRate
-        self.rememberedScanners = rememberedScanners
+        self.rememberedFingerprints = rememberedFingerprints
+        self.windowSeconds = windowSeconds
+        self.minNewScanners = minNewScanners
+        self.maxWindowPorts = maxWindowPorts
         self.severity = severity
     }
 
     enum CodingKeys: String, CodingKey {
         case minInternetRate = "min_internet_rate", minFingerprintedInternetRate = "min_fingerprinted_internet_rate"
-        case rememberedScanners = "remembered_scanners", severity
+        case rememberedFingerprints = "remembered_fingerprints", windowSeconds = "window_seconds"
+        case minNewScanners = "min_new_scanners", maxWindowPorts = "max_window_ports", severity
     }
 
     public init(from decoder: any Decoder) throws {
@@ -412,8 +433,30 @@ public struct ScanCampaignRuleConfig: Sendable, Equatable, Codable {
         let d = ScanCampaignRuleConfig()
         minInternetRate = try c.value(.minInternetRate, or: d.minInternetRate)
         minFingerprintedInternetRate = try c.value(.minFingerprintedInternetRate, or: d.minFingerprintedInternetRate)
-        rememberedScanners = try c.value(.rememberedScanners, or: d.rememberedScanners)
+        rememberedFingerprints = try c.value(.rememberedFingerprints, or: d.rememberedFingerprints)
+        windowSeconds = try c.value(.windowSeconds, or: d.windowSeconds)
+        minNewScanners = try c.value(.minNewScanners, or: d.minNewScanners)
+        maxWindowPorts = try c.value(.maxWindowPorts, or: d.maxWindowPorts)
         severity = try c.value(.severity, or: d.severity)
+    }
+
+    var windowNs: Int64 { max(1, min(windowSeconds, Int64.max / 2_000_000_000)) * 1_000_000_000 }
+}
+
+/// New scanners of one (protocol, port) in the current aggregation window.
+struct PortScanTally: Sendable, Equatable {
+    var scanners: UInt64 = 0
+    var packets: UInt64 = 0
+    /// Scanners per tool fingerprint.
+    var tools: [String: UInt64] = [:]
+    /// The heaviest scanners so far (at most 5).
+    var top: [SourceContribution] = []
+
+    mutating func add(_ e: ScanEpisodeEvent) {
+        scanners &+= 1
+        packets &+= e.packets
+        if let tool = e.fingerprint, !tool.isEmpty, tools.count < 16 || tools[tool] != nil { tools[tool, default: 0] += 1 }
+        top = SourceContribution.top(top.map { ($0.address, $0.packets) } + [(e.source, e.packets)])
     }
 }
 
@@ -422,20 +465,30 @@ public struct EventRules: Sendable {
     public let backscatter: BackscatterRuleConfig
     public let scanCampaign: ScanCampaignRuleConfig
 
-    struct Scanner: Hashable, Sendable {
-        var source: IPAddress
-        var fingerprint: String
+    /// A tool fingerprint seen on a port.
+    struct Fingerprint: Hashable, Sendable {
+        var tool: String
+        var ipProtocol: UInt8
+        var port: UInt16
     }
-    var known: Set<Scanner> = []
-    var knownOrder: [Scanner] = []
+    var known: Set<Fingerprint> = []
+    var knownOrder: [Fingerprint] = []
     var knownHead = 0
+
+    /// The open aggregation window (index of `windowSeconds` since the epoch) and its tallies.
+    var window: Int64?
+    var tallies: [PortKey: PortScanTally] = [:]
+    /// Episodes not tallied because the window already counted `maxWindowPorts` ports.
+    public internal(set) var untrackedScans: UInt64 = 0
 
     public init(backscatter: BackscatterRuleConfig = .init(), scanCampaign: ScanCampaignRuleConfig = .init()) {
         self.backscatter = backscatter
         self.scanCampaign = scanCampaign
     }
 
-    public var rememberedScannerCount: Int { known.count }
+    public var rememberedFingerprintCount: Int { known.count }
+    /// Ports with new scanners in the open window.
+    public var windowPortCount: Int { tallies.count }
 
     public func evaluate(_ e: BackscatterVictimEvent) -> Alert? {
         let rate = AlertNumber.finite(e.estimatedAttackRate)
@@ -448,31 +501,92 @@ public struct EventRules: Sendable {
                 + " estimated attack \(AlertNumber.format(rate)) pps")
     }
 
-    public mutating func evaluate(_ e: ScanEpisodeEvent) -> Alert? {
+    /// One scan episode: the summary of the window it closes (if its time is in a later
+    /// window), then its own alert if it is fast enough or the first of its fingerprint on
+    /// the port. Every episode is tallied in the open window: an episode is reported when
+    /// it qualifies, often long after its first packet (`startNs`), so one timed in an
+    /// earlier window counts in the open one.
+    public mutating func evaluate(_ e: ScanEpisodeEvent) -> [Alert] {
+        var out = closeWindows(throughNs: e.startNs)
+        let key = PortKey(e.ipProtocol, e.port)
+        if tallies[key] != nil || tallies.count < max(1, scanCampaign.maxWindowPorts) {
+            tallies[key, default: PortScanTally()].add(e)
+        } else {
+            untrackedScans &+= 1
+        }
+
         let rate = AlertNumber.finite(e.internetRate)
         var reason: String?
         if let tool = e.fingerprint, !tool.isEmpty, rate >= scanCampaign.minFingerprintedInternetRate {
-            let scanner = Scanner(source: e.source, fingerprint: tool)
-            if !known.contains(scanner) {
-                remember(scanner)
-                reason = "new \(StringSanitizer.printable(tool)) scanner"
+            let fingerprint = Fingerprint(tool: tool, ipProtocol: e.ipProtocol, port: e.port)
+            if !known.contains(fingerprint) {
+                remember(fingerprint)
+                reason = "first \(StringSanitizer.printable(tool)) scanner"
             }
         }
         if reason == nil, rate >= scanCampaign.minInternetRate {
             reason = e.fingerprint.map { "\(StringSanitizer.printable($0)) scan campaign" } ?? "scan campaign"
         }
-        guard let reason else { return nil }
-        return Alert(
-            rule: .scanCampaign, severity: scanCampaign.severity, timeNs: e.startNs, key: e.source.description,
-            ipProtocol: e.ipProtocol, port: e.port, address: e.source, metric: "internet_rate_pps", observed: rate,
-            topSources: [SourceContribution(address: e.source, packets: e.packets)],
-            message: "\(reason) from \(e.source) on \(SurgeRules.portLabel(e.ipProtocol, e.port)):"
-                + " \(e.packets) packets to \(e.destinations) darknet addresses,"
-                + " about \(AlertNumber.format(rate)) pps Internet-wide")
+        if let reason {
+            out.append(Alert(
+                rule: .scanCampaign, severity: scanCampaign.severity, timeNs: e.startNs, key: e.source.description,
+                ipProtocol: e.ipProtocol, port: e.port, address: e.source, metric: "internet_rate_pps", observed: rate,
+                topSources: [SourceContribution(address: e.source, packets: e.packets)],
+                message: "\(reason) from \(e.source) on \(SurgeRules.portLabel(e.ipProtocol, e.port)):"
+                    + " \(e.packets) packets to \(e.destinations) darknet addresses,"
+                    + " about \(AlertNumber.format(rate)) pps Internet-wide"))
+        }
+        return out
     }
 
-    private mutating func remember(_ s: Scanner) {
-        let cap = max(1, scanCampaign.rememberedScanners)
+    /// Moves the windows' clock to `timeNs` (the end of a closed sensor bucket, or an
+    /// event's time): the first call opens the window holding `timeNs`; a time in a later
+    /// window closes the open one, with one alert per port that had at least
+    /// `minNewScanners` new scanners (ordered by protocol, port), and opens that later one.
+    public mutating func closeWindows(throughNs timeNs: Int64) -> [Alert] {
+        let w = bucketIndex(timeNs, scanCampaign.windowNs)
+        guard let current = window else {
+            window = w
+            return []
+        }
+        guard w > current else { return [] }
+        let out = summaries(of: current)
+        tallies = [:]
+        window = w
+        return out
+    }
+
+    /// Closes the open window now (end of a replay): its summaries.
+    public mutating func flushWindow() -> [Alert] {
+        guard let current = window else { return [] }
+        let out = summaries(of: current)
+        tallies = [:]
+        window = nil
+        return out
+    }
+
+    private func summaries(of window: Int64) -> [Alert] {
+        let startNs = window.multipliedReportingOverflow(by: scanCampaign.windowNs).partialValue
+        let minutes = AlertNumber.format(Double(scanCampaign.windowNs / 1_000_000_000) / 60)
+        return tallies.keys.sorted().compactMap { key -> Alert? in
+            let t = tallies[key]!
+            guard t.scanners >= max(1, scanCampaign.minNewScanners) else { return nil }
+            var text = "\(t.scanners) new scanners on \(SurgeRules.portLabel(key.ipProtocol, key.port))"
+                + " in the \(minutes) min from \(RFC3339.format(startNs))"
+            let tools = t.tools.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            if let first = tools.first {
+                text += ", \(first.value) of them \(StringSanitizer.printable(first.key))"
+                for other in tools.dropFirst().prefix(2) { text += ", \(other.value) \(StringSanitizer.printable(other.key))" }
+            }
+            text += " (\(t.packets) packets)"
+            return Alert(rule: .scanCampaign, severity: scanCampaign.severity, timeNs: startNs,
+                         key: Alert.portKey(key.ipProtocol, key.port), ipProtocol: key.ipProtocol, port: key.port,
+                         metric: "new_scanners", observed: Double(t.scanners), topSources: t.top, message: text)
+        }
+    }
+
+    private mutating func remember(_ s: Fingerprint) {
+        let cap = max(1, scanCampaign.rememberedFingerprints)
         while known.count >= cap, knownHead < knownOrder.count {
             known.remove(knownOrder[knownHead])
             knownHead += 1

@@ -217,53 +217,113 @@ extension SurgeRules: Codable {
 // MARK: - EventRules
 
 extension EventRules: Codable {
-    struct ScannerState: Codable {
-        var source: IPAddress
-        var fingerprint: String
+    struct FingerprintState: Codable {
+        var tool: String
+        var proto: UInt8
+        var port: UInt16
     }
 
-    private enum StateKeys: String, CodingKey { case backscatter, scanCampaign, scanners }
+    struct TallyState: Codable {
+        struct Tool: Codable {
+            var tool: String
+            var scanners: UInt64
+        }
+        var proto: UInt8
+        var port: UInt16
+        var scanners: UInt64
+        var packets: UInt64
+        var tools: [Tool]
+        var top: [SourceContribution]
+    }
 
-    /// Rejects a scanner listed twice and more scanners than `rememberedScanners`.
+    // `scanners` (per-source memory of an earlier version) is no longer read: such a
+    // state restores with no remembered fingerprints rather than being refused.
+    private enum StateKeys: String, CodingKey { case backscatter, scanCampaign, fingerprints, window, tallies, untrackedScans }
+
+    /// Rejects a fingerprint listed twice, more fingerprints than `rememberedFingerprints`,
+    /// a port tallied twice, more ports than `maxWindowPorts`, and tallies without a window.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: StateKeys.self)
         self.init(backscatter: try c.decode(BackscatterRuleConfig.self, forKey: .backscatter),
                   scanCampaign: try c.decode(ScanCampaignRuleConfig.self, forKey: .scanCampaign))
-        let scanners = try c.decode([ScannerState].self, forKey: .scanners)
-        guard scanners.count <= max(1, scanCampaign.rememberedScanners) else {
+        let fingerprints = try c.decodeIfPresent([FingerprintState].self, forKey: .fingerprints) ?? []
+        guard fingerprints.count <= max(1, scanCampaign.rememberedFingerprints) else {
             throw DecodingError.dataCorruptedError(
-                forKey: .scanners, in: c,
-                debugDescription: "\(scanners.count) remembered scanners, at most \(max(1, scanCampaign.rememberedScanners))")
+                forKey: .fingerprints, in: c,
+                debugDescription: "\(fingerprints.count) remembered fingerprints, at most \(max(1, scanCampaign.rememberedFingerprints))")
         }
-        for s in scanners {
-            let scanner = Scanner(source: s.source, fingerprint: s.fingerprint)
-            guard known.insert(scanner).inserted else {
-                throw DecodingError.dataCorruptedError(forKey: .scanners, in: c, debugDescription: "scanner \(s.source) listed twice")
+        for f in fingerprints {
+            let fingerprint = Fingerprint(tool: f.tool, ipProtocol: f.proto, port: f.port)
+            guard known.insert(fingerprint).inserted else {
+                throw DecodingError.dataCorruptedError(forKey: .fingerprints, in: c, debugDescription: "fingerprint listed twice")
             }
-            knownOrder.append(scanner)
+            knownOrder.append(fingerprint)
         }
+        window = try c.decodeIfPresent(Int64.self, forKey: .window)
+        let tallies = try c.decodeIfPresent([TallyState].self, forKey: .tallies) ?? []
+        guard tallies.count <= max(1, scanCampaign.maxWindowPorts), tallies.isEmpty || window != nil else {
+            throw DecodingError.dataCorruptedError(forKey: .tallies, in: c, debugDescription: "inconsistent scan window")
+        }
+        for t in tallies {
+            let tally = PortScanTally(scanners: t.scanners, packets: t.packets,
+                                      tools: Dictionary(t.tools.map { ($0.tool, $0.scanners) }, uniquingKeysWith: +),
+                                      top: Array(t.top.prefix(5)))
+            guard self.tallies.updateValue(tally, forKey: PortKey(t.proto, t.port)) == nil else {
+                throw DecodingError.dataCorruptedError(forKey: .tallies, in: c, debugDescription: "port tallied twice")
+            }
+        }
+        untrackedScans = try c.decodeIfPresent(UInt64.self, forKey: .untrackedScans) ?? 0
     }
 
-    /// The remembered scanners, oldest first (the order they are forgotten in).
+    /// The remembered fingerprints, oldest first (the order they are forgotten in), and the
+    /// open window's tallies.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: StateKeys.self)
         try c.encode(backscatter, forKey: .backscatter)
         try c.encode(scanCampaign, forKey: .scanCampaign)
         let live = knownOrder[knownHead...].filter { known.contains($0) }
-        try c.encode(live.map { ScannerState(source: $0.source, fingerprint: $0.fingerprint) }, forKey: .scanners)
+        try c.encode(live.map { FingerprintState(tool: $0.tool, proto: $0.ipProtocol, port: $0.port) }, forKey: .fingerprints)
+        try c.encodeIfPresent(window, forKey: .window)
+        try c.encode(tallyStates(), forKey: .tallies)
+        try c.encode(untrackedScans, forKey: .untrackedScans)
     }
 
-    /// `state`'s remembered scanners under new rule configurations, the oldest forgotten
-    /// beyond the new `rememberedScanners`.
+    func tallyStates() -> [TallyState] {
+        tallies.keys.sorted().map { key in
+            let t = tallies[key]!
+            return TallyState(proto: key.ipProtocol, port: key.port, scanners: t.scanners, packets: t.packets,
+                              tools: t.tools.sorted { $0.key < $1.key }.map { .init(tool: $0.key, scanners: $0.value) },
+                              top: t.top)
+        }
+    }
+
+    /// `state`'s remembered fingerprints and open window under new rule configurations: the
+    /// oldest fingerprints beyond the new `rememberedFingerprints` are forgotten; a changed
+    /// window length closes the open window without a summary.
     public static func restoring(state: EventRules, backscatter: BackscatterRuleConfig,
                                  scanCampaign: ScanCampaignRuleConfig) -> EventRules {
         var r = EventRules(backscatter: backscatter, scanCampaign: scanCampaign)
         let live = state.knownOrder[state.knownHead...].filter { state.known.contains($0) }
-        for s in live.suffix(max(1, scanCampaign.rememberedScanners)) {
+        for s in live.suffix(max(1, scanCampaign.rememberedFingerprints)) {
             r.known.insert(s)
             r.knownOrder.append(s)
         }
+        if state.scanCampaign.windowNs == scanCampaign.windowNs {
+            r.window = state.window
+            for key in state.tallies.keys.sorted().prefix(max(1, scanCampaign.maxWindowPorts)) { r.tallies[key] = state.tallies[key] }
+        }
+        r.untrackedScans = state.untrackedScans
         return r
+    }
+
+    /// Forgets the open window if it starts at or before `startNs`: its summaries were
+    /// already sent (by a process that ended after the snapshot it was restored from).
+    /// Episodes still to come count in the next window, as any late episode does.
+    mutating func dropWindow(ifStartingAtOrBefore startNs: Int64) {
+        let windowNs = scanCampaign.windowNs
+        guard let current = window, current.multipliedReportingOverflow(by: windowNs).partialValue <= startNs else { return }
+        window = max(current, bucketIndex(startNs, windowNs)) + 1
+        tallies = [:]
     }
 }
 
@@ -516,6 +576,7 @@ extension AlertGate: Codable {
 
     private enum StateKeys: String, CodingKey {
         case config, dedup, nextSequence, window, deliveredInWindow, suppressedInWindow
+        case deliveredBySeverity, suppressedBySeverity
         case submitted, delivered, deduplicated, rateLimited, summaries, dedupEvictions
     }
 
@@ -546,16 +607,23 @@ extension AlertGate: Codable {
             order.append((key, e.sequence))
         }
         window = try c.decodeIfPresent(Int64.self, forKey: .window)
-        deliveredInWindow = try c.decode(Int.self, forKey: .deliveredInWindow)
-        suppressedInWindow = try c.decode(UInt64.self, forKey: .suppressedInWindow)
+        if let byClass = try c.decodeIfPresent([Int].self, forKey: .deliveredBySeverity) {
+            deliveredInWindow = byClass
+            suppressedInWindow = try c.decode([UInt64].self, forKey: .suppressedBySeverity)
+        } else {
+            // A state from before the per-severity budgets: one count for all.
+            deliveredInWindow = [0, 0, try c.decode(Int.self, forKey: .deliveredInWindow)]
+            suppressedInWindow = [0, 0, try c.decode(UInt64.self, forKey: .suppressedInWindow)]
+        }
         submitted = try c.decode(UInt64.self, forKey: .submitted)
         delivered = try c.decode(UInt64.self, forKey: .delivered)
         deduplicated = try c.decode(UInt64.self, forKey: .deduplicated)
         rateLimited = try c.decode(UInt64.self, forKey: .rateLimited)
         summaries = try c.decode(UInt64.self, forKey: .summaries)
         dedupEvictions = try c.decode(UInt64.self, forKey: .dedupEvictions)
-        guard deliveredInWindow >= 0, deliveredInWindow <= max(0, config.maxAlertsPerWindow),
-              window != nil || (deliveredInWindow == 0 && suppressedInWindow == 0) else {
+        guard deliveredInWindow.count == SeverityClass.allCases.count, suppressedInWindow.count == SeverityClass.allCases.count,
+              deliveredInWindow.allSatisfy({ $0 >= 0 && $0 <= max(0, config.maxAlertsPerWindow) }),
+              window != nil || (deliveredInWindow.allSatisfy { $0 == 0 } && suppressedInWindow.allSatisfy { $0 == 0 }) else {
             throw fail(.deliveredInWindow, "inconsistent rate window")
         }
         guard submitted == delivered &+ deduplicated &+ rateLimited else {
@@ -569,8 +637,8 @@ extension AlertGate: Codable {
         try c.encode(dedupEntriesOldestFirst(), forKey: .dedup)
         try c.encode(nextSequence, forKey: .nextSequence)
         try c.encodeIfPresent(window, forKey: .window)
-        try c.encode(deliveredInWindow, forKey: .deliveredInWindow)
-        try c.encode(suppressedInWindow, forKey: .suppressedInWindow)
+        try c.encode(deliveredInWindow, forKey: .deliveredBySeverity)
+        try c.encode(suppressedInWindow, forKey: .suppressedBySeverity)
         try c.encode(submitted, forKey: .submitted)
         try c.encode(delivered, forKey: .delivered)
         try c.encode(deduplicated, forKey: .deduplicated)
@@ -598,7 +666,7 @@ extension AlertGate: Codable {
         g.nextSequence = state.nextSequence
         g.window = state.window
         // A window already full stays full under a lower limit (and passes decoding).
-        g.deliveredInWindow = min(state.deliveredInWindow, max(0, config.maxAlertsPerWindow))
+        g.deliveredInWindow = state.deliveredInWindow.map { min($0, max(0, config.maxAlertsPerWindow)) }
         g.suppressedInWindow = state.suppressedInWindow
         g.submitted = state.submitted
         g.delivered = state.delivered

@@ -3,7 +3,8 @@
 /// The feed keeps its own per-port baselines (same EWMA machinery, its own thresholds); a
 /// feed bucket "surges" on a port when its events pass them. A sensor surge at bucket t on
 /// port p is judged once the feed has delivered bucket t+L (L = `lagBuckets`):
-/// - a feed surge on p in [t−L, t+L] → `correlated-surge` (nearest lag; earlier on ties);
+/// - a feed surge on p in [t−L, t+L] → `correlated-surge` (nearest lag; earlier feed on ties;
+///   `lag_buckets` = sensor bucket − feed bucket, positive when the feed leads);
 /// - none, and the feed is warm → `sensor-only-surge`.
 /// A feed surge at t′ on p is judged once the sensor has delivered bucket t′+L: no sensor
 /// surge on p (any protocol) in [t′−L, t′+L], and the sensor is warm → `feed-only-surge`
@@ -54,8 +55,8 @@ public struct CorrelationConfig: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case enabled, lagBuckets = "lag_buckets", k, minRatio = "min_ratio", minEvents = "min_events"
-        case warmUpBuckets = "warm_up_buckets", alpha, minDeviation = "min_deviation"
+        case enabled, lagBuckets = "lag_buckets", k = "deviations", minRatio = "factor", minEvents = "min_events"
+        case warmUpBuckets = "warmup_buckets", alpha, minDeviation = "min_deviation"
         case maxTrackedFeedPorts = "max_tracked_feed_ports", maxWaitBuckets = "max_wait_buckets"
         case maxPending = "max_pending", correlatedSeverity = "correlated_severity"
         case sensorOnlySeverity = "sensor_only_severity", feedOnlySeverity = "feed_only_severity"
@@ -241,11 +242,14 @@ public struct Correlator: Sendable {
                 var a = SurgeRules.alert(for: f)
                 a.rule = .correlatedSurge
                 a.severity = config.correlatedSeverity
+                // One sign everywhere (reports, docs): positive when the feed leads, i.e. the
+                // feed's surge bucket is before the sensor's.
+                let feedLeads = Int(-match.lag)
                 a.correlation = CorrelationFigures(feedObserved: Double(match.figure.events),
-                                                   feedBaseline: match.figure.baseline, lagBuckets: Int(match.lag))
+                                                   feedBaseline: match.figure.baseline, lagBuckets: feedLeads)
                 a.message = "\(SurgeRules.portLabel(f.ipProtocol, f.port)) surge seen by the sensor and the feed"
                     + " (feed \(match.figure.events) events vs baseline \(AlertNumber.format(match.figure.baseline)),"
-                    + " lag \(match.lag) buckets): \(f.packets) packets from \(f.sources) sources"
+                    + " \(CorrelationFigures.lagText(feedLeads))): \(f.packets) packets from \(f.sources) sources"
                     + " (baseline \(AlertNumber.format(f.packetBaseline)))"
                 alerts.append(a)
             } else if feedWarm {

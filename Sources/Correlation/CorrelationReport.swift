@@ -7,21 +7,38 @@ public struct SeriesCorrelation: Sendable, Equatable, Codable {
     public var spearman: Double?
     public var pValuePearson: Double?
     public var pValueSpearman: Double?
+    /// Buckets compared (the aligned grid).
     public var buckets: Int
+    /// Of those, the buckets where both series are non-zero.
+    public var overlapBuckets: Int
+    /// The minimum of `overlapBuckets` for a coefficient (the same for every lag).
+    public var minOverlapBuckets: Int
+    /// `overlapBuckets < minOverlapBuckets`: the coefficients and p-values are null.
+    public var insufficientOverlap: Bool
     /// best_lag_buckets positive when the feed leads.
     public var bestLagBuckets: Int?
     public var bestLagPearson: Double?
+    /// The pairs compared at the best lag (n − |lag|), and of those both non-zero.
+    public var bestLagPairs: Int?
+    public var bestLagOverlapBuckets: Int?
     public var lags: [LagCorrelation]
 
-    public init(series: String, correlation: CorrelationResult, crossCorrelation: CrossCorrelationResult) {
+    public init(series: String, correlation: CorrelationResult, crossCorrelation: CrossCorrelationResult,
+                overlapBuckets: Int, minOverlapBuckets: Int) {
         self.series = series
-        self.pearson = correlation.pearson
-        self.spearman = correlation.spearman
-        self.pValuePearson = correlation.pValuePearson
-        self.pValueSpearman = correlation.pValueSpearman
         self.buckets = correlation.buckets
+        self.overlapBuckets = overlapBuckets
+        self.minOverlapBuckets = minOverlapBuckets
+        let enough = overlapBuckets >= minOverlapBuckets
+        self.insufficientOverlap = !enough
+        self.pearson = enough ? correlation.pearson : nil
+        self.spearman = enough ? correlation.spearman : nil
+        self.pValuePearson = enough ? correlation.pValuePearson : nil
+        self.pValueSpearman = enough ? correlation.pValueSpearman : nil
         self.bestLagBuckets = crossCorrelation.bestLag
         self.bestLagPearson = crossCorrelation.bestLagPearson
+        self.bestLagPairs = crossCorrelation.best?.buckets
+        self.bestLagOverlapBuckets = crossCorrelation.best?.overlapBuckets
         self.lags = crossCorrelation.lags
     }
 
@@ -29,8 +46,13 @@ public struct SeriesCorrelation: Sendable, Equatable, Codable {
         case series, pearson, spearman, buckets, lags
         case pValuePearson = "p_value_pearson"
         case pValueSpearman = "p_value_spearman"
+        case overlapBuckets = "overlap_buckets"
+        case minOverlapBuckets = "min_overlap_buckets"
+        case insufficientOverlap = "insufficient_overlap"
         case bestLagBuckets = "best_lag_buckets"
         case bestLagPearson = "best_lag_pearson"
+        case bestLagPairs = "best_lag_pairs"
+        case bestLagOverlapBuckets = "best_lag_overlap_buckets"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -41,8 +63,13 @@ public struct SeriesCorrelation: Sendable, Equatable, Codable {
         try c.encode(pValuePearson, forKey: .pValuePearson)
         try c.encode(pValueSpearman, forKey: .pValueSpearman)
         try c.encode(buckets, forKey: .buckets)
+        try c.encode(overlapBuckets, forKey: .overlapBuckets)
+        try c.encode(minOverlapBuckets, forKey: .minOverlapBuckets)
+        try c.encode(insufficientOverlap, forKey: .insufficientOverlap)
         try c.encode(bestLagBuckets, forKey: .bestLagBuckets)
         try c.encode(bestLagPearson, forKey: .bestLagPearson)
+        try c.encode(bestLagPairs, forKey: .bestLagPairs)
+        try c.encode(bestLagOverlapBuckets, forKey: .bestLagOverlapBuckets)
         try c.encode(lags, forKey: .lags)
     }
 }
@@ -58,10 +85,19 @@ public enum VolumeRanking: Sendable, Equatable {
 }
 
 public enum CorrelationReport {
-    /// Coefficients, p-values and lagged correlation over lags −maxLag … +maxLag.
-    public static func series(_ name: String, pair: AlignedPair, maxLag: Int) -> SeriesCorrelation {
+    /// A coefficient needs at least this many buckets where both series are non-zero
+    /// (`analyze --min-overlap`).
+    public static let defaultMinOverlapBuckets = 10
+
+    /// Coefficients, p-values and lagged correlation over lags −maxLag … +maxLag. Each
+    /// coefficient only with at least `minOverlap` buckets where both series are non-zero
+    /// (the whole series for r and ρ; the lag's pairs for each lag's r); below it the
+    /// figure is null and `insufficient_overlap` says why.
+    public static func series(_ name: String, pair: AlignedPair, maxLag: Int,
+                              minOverlap: Int = defaultMinOverlapBuckets) -> SeriesCorrelation {
         SeriesCorrelation(series: name, correlation: Statistics.correlate(pair),
-                          crossCorrelation: CrossCorrelation.compute(pair, maxLag: maxLag))
+                          crossCorrelation: CrossCorrelation.compute(pair, maxLag: maxLag, minOverlap: minOverlap),
+                          overlapBuckets: Statistics.bothNonZero(pair.sensor, pair.feed), minOverlapBuckets: minOverlap)
     }
 
     /// The `count` keys with the largest combined volume, ties broken by key ascending.
@@ -94,7 +130,7 @@ public enum CorrelationReport {
         prefix: String, name: (Key) -> String,
         sensor: [Key: [Int64: Double]], feed: [Key: [Int64: Double]],
         bucketWidthNs: Int64, first: Int64? = nil, count: Int? = nil,
-        top: Int, maxLag: Int, ranking: VolumeRanking = .sum
+        top: Int, maxLag: Int, ranking: VolumeRanking = .sum, minOverlap: Int = defaultMinOverlapBuckets
     ) throws(AlignmentError) -> [SeriesCorrelation] {
         guard bucketWidthNs > 0 else { throw .nonPositiveWidth }
         let keys = topKeys(sensor: sensor, feed: feed, count: top, ranking: ranking)
@@ -116,7 +152,7 @@ public enum CorrelationReport {
         for key in keys {
             let pair = try Alignment.align(sensor: sensor[key] ?? [:], feed: feed[key] ?? [:],
                                            bucketWidthNs: bucketWidthNs, first: gridFirst, count: gridCount)
-            out.append(series("\(prefix)/\(name(key))", pair: pair, maxLag: maxLag))
+            out.append(series("\(prefix)/\(name(key))", pair: pair, maxLag: maxLag, minOverlap: minOverlap))
         }
         return out
     }
@@ -125,21 +161,21 @@ public enum CorrelationReport {
     public static func perPort(
         sensor: [UInt16: [Int64: Double]], feed: [UInt16: [Int64: Double]],
         bucketWidthNs: Int64, first: Int64? = nil, count: Int? = nil,
-        top: Int, maxLag: Int, ranking: VolumeRanking = .sum
+        top: Int, maxLag: Int, ranking: VolumeRanking = .sum, minOverlap: Int = defaultMinOverlapBuckets
     ) throws(AlignmentError) -> [SeriesCorrelation] {
         try perKey(prefix: "port", name: { String($0) }, sensor: sensor, feed: feed,
                    bucketWidthNs: bucketWidthNs, first: first, count: count,
-                   top: top, maxLag: maxLag, ranking: ranking)
+                   top: top, maxLag: maxLag, ranking: ranking, minOverlap: minOverlap)
     }
 
     /// `perKey` for countries (ISO codes): series named "country/CN".
     public static func perCountry(
         sensor: [String: [Int64: Double]], feed: [String: [Int64: Double]],
         bucketWidthNs: Int64, first: Int64? = nil, count: Int? = nil,
-        top: Int, maxLag: Int, ranking: VolumeRanking = .sum
+        top: Int, maxLag: Int, ranking: VolumeRanking = .sum, minOverlap: Int = defaultMinOverlapBuckets
     ) throws(AlignmentError) -> [SeriesCorrelation] {
         try perKey(prefix: "country", name: { $0 }, sensor: sensor, feed: feed,
                    bucketWidthNs: bucketWidthNs, first: first, count: count,
-                   top: top, maxLag: maxLag, ranking: ranking)
+                   top: top, maxLag: maxLag, ranking: ranking, minOverlap: minOverlap)
     }
 }

@@ -6,20 +6,36 @@ public struct LagCorrelation: Sendable, Equatable, Codable {
     public var pearson: Double?
     /// Number of overlapping bucket pairs at this lag: n − |lag| (0 when |lag| ≥ n).
     public var buckets: Int
+    /// Of those pairs, the ones where both series are non-zero. Below the minimum
+    /// (`CrossCorrelation.compute`'s `minOverlap`) `pearson` is nil.
+    public var overlapBuckets: Int
 
-    public init(lag: Int, pearson: Double?, buckets: Int) {
+    public init(lag: Int, pearson: Double?, buckets: Int, overlapBuckets: Int) {
         self.lag = lag
         self.pearson = pearson
         self.buckets = buckets
+        self.overlapBuckets = overlapBuckets
     }
 
-    enum CodingKeys: String, CodingKey { case lag, pearson, buckets }
+    enum CodingKeys: String, CodingKey {
+        case lag, pearson, buckets
+        case overlapBuckets = "overlap_buckets"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        lag = try c.decode(Int.self, forKey: .lag)
+        pearson = try c.decodeIfPresent(Double.self, forKey: .pearson)
+        buckets = try c.decode(Int.self, forKey: .buckets)
+        overlapBuckets = try c.decode(Int.self, forKey: .overlapBuckets)
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(lag, forKey: .lag)
         try c.encode(pearson, forKey: .pearson)
         try c.encode(buckets, forKey: .buckets)
+        try c.encode(overlapBuckets, forKey: .overlapBuckets)
     }
 }
 
@@ -31,6 +47,9 @@ public struct CrossCorrelationResult: Sendable, Equatable {
     public var bestLag: Int?
     /// Pearson's r at `bestLag`.
     public var bestLagPearson: Double?
+
+    /// The entry of `bestLag` (its bucket counts), nil when there is none.
+    public var best: LagCorrelation? { bestLag.flatMap { b in lags.first { $0.lag == b } } }
 }
 
 /// Lagged Pearson correlation between the sensor's and the feed's aligned series.
@@ -50,7 +69,9 @@ public enum CrossCorrelation {
     /// rounding in the last bits cannot pick a far lag over an equally good near one.
     public static let tieTolerance = 1e-12
 
-    public static func compute(sensor: [Double], feed: [Double], maxLag: Int) -> CrossCorrelationResult {
+    /// `minOverlap`: a lag's r is computed only when at least this many of its pairs have
+    /// both values non-zero (0: always).
+    public static func compute(sensor: [Double], feed: [Double], maxLag: Int, minOverlap: Int = 0) -> CrossCorrelationResult {
         precondition(sensor.count == feed.count, "series must be aligned")
         precondition(maxLag >= 0, "maxLag must be non-negative")
         let n = sensor.count
@@ -59,21 +80,23 @@ public enum CrossCorrelation {
         for k in -maxLag...maxLag {
             let overlap = max(0, n - abs(k))
             guard overlap > 0 else {
-                lags.append(LagCorrelation(lag: k, pearson: nil, buckets: 0))
+                lags.append(LagCorrelation(lag: k, pearson: nil, buckets: 0, overlapBuckets: 0))
                 continue
             }
             // t ranges over indices with 0 ≤ t < n and 0 ≤ t + k < n.
             let tStart = max(0, -k)
             let f = Array(feed[tStart..<(tStart + overlap)])
             let s = Array(sensor[(tStart + k)..<(tStart + k + overlap)])
-            lags.append(LagCorrelation(lag: k, pearson: Statistics.pearson(f, s), buckets: overlap))
+            let both = Statistics.bothNonZero(f, s)
+            lags.append(LagCorrelation(lag: k, pearson: both >= minOverlap ? Statistics.pearson(f, s) : nil,
+                                       buckets: overlap, overlapBuckets: both))
         }
         let best = bestLag(lags)
         return CrossCorrelationResult(lags: lags, bestLag: best?.lag, bestLagPearson: best?.pearson)
     }
 
-    public static func compute(_ pair: AlignedPair, maxLag: Int) -> CrossCorrelationResult {
-        compute(sensor: pair.sensor, feed: pair.feed, maxLag: maxLag)
+    public static func compute(_ pair: AlignedPair, maxLag: Int, minOverlap: Int = 0) -> CrossCorrelationResult {
+        compute(sensor: pair.sensor, feed: pair.feed, maxLag: maxLag, minOverlap: minOverlap)
     }
 
     /// The best lag under the documented rule, or nil when no lag has a defined r.

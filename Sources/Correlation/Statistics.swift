@@ -111,6 +111,12 @@ public enum Statistics {
     }
 
     /// Both coefficients and their p-values for an aligned pair.
+    /// Buckets where both series are non-zero: how much the two actually overlap. A
+    /// coefficient over a series that is zero but for one bucket says nothing.
+    public static func bothNonZero(_ x: some Collection<Double>, _ y: some Collection<Double>) -> Int {
+        zip(x, y).reduce(0) { $0 + ($1.0 != 0 && $1.1 != 0 ? 1 : 0) }
+    }
+
     public static func correlate(_ pair: AlignedPair) -> CorrelationResult {
         correlate(pair.sensor, pair.feed)
     }

@@ -20,6 +20,12 @@ public struct FeedComparison: Sendable {
         public var sensorCountry: CountryCode = .unknown
         /// Entries listed per locality list (counts are always complete).
         public var listLimit: Int = 50
+        /// A coefficient needs at least this many buckets where both series are non-zero;
+        /// below it the row says "insufficient overlap" (`analyze --min-overlap`).
+        public var minOverlapBuckets: Int = CorrelationReport.defaultMinOverlapBuckets
+        /// Feed events without a time of their own, left out of the series (see `FeedTimeSource`).
+        public var undatedEvents: UInt64 = 0
+        public var feedTime: FeedTimeSource = .event
         public init() {}
     }
 
@@ -76,14 +82,17 @@ public struct FeedComparison: Sendable {
         var correlations: [SeriesCorrelation] = []
         if let grid {
             if let pair = try? Alignment.align(sensor: sensorTotal, feed: feedTotal, bucketWidthNs: width, first: grid.first, count: grid.count) {
-                correlations.append(CorrelationReport.series("total", pair: pair, maxLag: options.maxLag))
+                correlations.append(CorrelationReport.series("total", pair: pair, maxLag: options.maxLag,
+                                                             minOverlap: options.minOverlapBuckets))
             }
             correlations += (try? CorrelationReport.perPort(sensor: sensorPorts, feed: feedPorts, bucketWidthNs: width,
                                                            first: grid.first, count: grid.count, top: options.topPorts,
-                                                           maxLag: options.maxLag, ranking: .sumOfShares)) ?? []
+                                                           maxLag: options.maxLag, ranking: .sumOfShares,
+                                                           minOverlap: options.minOverlapBuckets)) ?? []
             correlations += (try? CorrelationReport.perCountry(sensor: sensorCountries, feed: feedCountries, bucketWidthNs: width,
                                                               first: grid.first, count: grid.count, top: options.topCountries,
-                                                              maxLag: options.maxLag, ranking: .sumOfShares)) ?? []
+                                                              maxLag: options.maxLag, ranking: .sumOfShares,
+                                                              minOverlap: options.minOverlapBuckets)) ?? []
         }
         correlation = correlations
 
@@ -110,6 +119,8 @@ public struct FeedComparison: Sendable {
                                        countries: countryRows)
 
         feed = FeedSection(status: status, series: f, targetTotals: feedTargetTotals, listLimit: options.listLimit)
+        feed.feedTime = options.feedTime
+        feed.undatedEvents = options.undatedEvents
 
         // Overlap: sources exact when both sides kept every address.
         let sourcesOverlap: OverlapSection.Sources
@@ -184,6 +195,42 @@ public struct FeedComparison: Sendable {
     }
 }
 
+/// Where a feed event's time comes from. A line without a time of its own (a NORSE line
+/// without `timestamp`, a CSV without a time column) can only be stamped with the time it
+/// was read: right for a live feed, wrong for a file read after the fact, where every such
+/// event lands in the bucket of "now" (an older capture then spans years of empty buckets
+/// and correlates with nothing). Offline, such events are therefore left out unless asked
+/// for (`analyze --feed-time arrival`); the daemon, reading a live feed, stamps them.
+public enum FeedTimeSource: String, Sendable, Codable, CaseIterable {
+    /// The line's own time; events without one are refused for correlation.
+    case event
+    /// The line's own time, or the time it was read.
+    case arrival
+
+    /// Stands for "no time" in the reader's output: the reader is given a clock that
+    /// returns it, so an event carrying it had no time of its own (no real event is dated
+    /// 292 billion years BC).
+    public static let undatedMarker = Int64.min
+    public static let undatedClock: @Sendable () -> Int64 = { undatedMarker }
+
+    /// The events to use under this policy, and how many had no time of their own:
+    /// `event` drops them; `arrival` gives them `arrivalNs`.
+    public func resolve(_ events: [FeedEvent], arrivalNs: Int64) -> (events: [FeedEvent], undated: UInt64) {
+        var undated: UInt64 = 0
+        var out: [FeedEvent] = []
+        out.reserveCapacity(events.count)
+        for var e in events {
+            if e.timestampNs == FeedTimeSource.undatedMarker {
+                undated += 1
+                guard self == .arrival else { continue }
+                e.timestampNs = arrivalNs
+            }
+            out.append(e)
+        }
+        return (out, undated)
+    }
+}
+
 /// The feed side: import status and the feed's own tables.
 public struct FeedSection: Codable, Sendable {
     public struct Bucket: Codable, Sendable { public var start: String; public var events: UInt64; public var sources: UInt64 }
@@ -198,6 +245,13 @@ public struct FeedSection: Codable, Sendable {
     public var ports: [Port]
     public var countries: [Country]
     public var targetCountries: [Country]
+    /// Where event times came from: the lines' own (`event`) or, for lines without one,
+    /// the time they were read (`arrival`, asked for with `--feed-time arrival`).
+    public var feedTime: FeedTimeSource = .event
+    /// Events without a time of their own. With `feed_time` `event` they are left out of
+    /// the series, the correlation and the alerts; with `arrival` they are in, stamped
+    /// with the time they were read.
+    public var undatedEvents: UInt64 = 0
 
     init(status: FeedStatus, series f: FeedSeries, targetTotals: [CountryCode: UInt64], listLimit: Int) {
         self.status = status
@@ -223,6 +277,8 @@ public struct FeedSection: Codable, Sendable {
         case status, events, sources, buckets, ports, countries
         case sourcesExact = "sources_exact"
         case targetCountries = "target_countries"
+        case feedTime = "feed_time"
+        case undatedEvents = "undated_events"
     }
 }
 

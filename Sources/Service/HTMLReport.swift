@@ -42,12 +42,25 @@ public enum HTMLReport {
         html += chart(sensor: sensorPoints, feed: feedPoints, alertTimes: alerts.rows.map(\.time))
 
         if let comparison {
-            html += "<h2>Correlation</h2>\n<table><tr><th class=\"l\">series</th><th>Pearson</th><th>Spearman</th><th>p (Pearson)</th><th>buckets</th><th>best lag</th><th>r at best lag</th></tr>\n"
-            for s in comparison.correlation {
-                html += "<tr><td class=\"l\">\(esc(s.series))</td><td>\(num(s.pearson))</td><td>\(num(s.spearman))</td><td>\(sci(s.pValuePearson))</td>"
-                html += "<td>\(s.buckets)</td><td>\(s.bestLagBuckets.map(String.init) ?? "-")</td><td>\(num(s.bestLagPearson))</td></tr>\n"
+            html += "<h2>Correlation</h2>\n"
+            if comparison.feed.undatedEvents > 0 {
+                html += comparison.feed.feedTime == .event
+                    ? "<p>\(comparison.feed.undatedEvents) feed events without a time of their own were left out (<code>--feed-time arrival</code> stamps them with the time they were read).</p>\n"
+                    : "<p>\(comparison.feed.undatedEvents) feed events without a time of their own were stamped with the time they were read.</p>\n"
             }
-            html += "</table><p>Positive lag: the feed leads.</p>\n"
+            html += "<table><tr><th class=\"l\">series</th><th>Pearson</th><th>Spearman</th><th>p (Pearson)</th><th>buckets</th><th>both non-zero</th><th>best lag</th><th>r at best lag</th><th>its buckets</th><th>both non-zero</th></tr>\n"
+            for s in comparison.correlation {
+                html += "<tr><td class=\"l\">\(esc(s.series))</td>"
+                if s.insufficientOverlap {
+                    html += "<td class=\"l\" colspan=\"3\">insufficient overlap (at least \(s.minOverlapBuckets) needed)</td>"
+                    html += "<td>\(s.buckets)</td><td>\(s.overlapBuckets)</td><td>-</td><td>-</td><td>-</td><td>-</td></tr>\n"
+                    continue
+                }
+                html += "<td>\(num(s.pearson))</td><td>\(num(s.spearman))</td><td>\(sci(s.pValuePearson))</td>"
+                html += "<td>\(s.buckets)</td><td>\(s.overlapBuckets)</td><td>\(s.bestLagBuckets.map { $0 > 0 ? "+\($0)" : String($0) } ?? "-")</td>"
+                html += "<td>\(num(s.bestLagPearson))</td><td>\(s.bestLagPairs.map(String.init) ?? "-")</td><td>\(s.bestLagOverlapBuckets.map(String.init) ?? "-")</td></tr>\n"
+            }
+            html += "</table><p>Positive lag: the feed leads (what the feed saw in bucket t, the sensor saw in bucket t + lag). A coefficient is shown only with at least the minimum of buckets where both series are non-zero.</p>\n"
             html += "<h2>Ports: sensor and feed</h2>\n<table><tr><th>port</th><th>sensor packets</th><th>feed events</th></tr>\n"
             for row in comparison.comparison.ports.prefix(30) {
                 html += "<tr><td>\(row.port)</td><td>\(row.sensorPackets)</td><td>\(row.feedEvents)</td></tr>\n"

@@ -180,7 +180,7 @@ public final class LiveAggregation: @unchecked Sendable {
                 lastTick = now
                 aggregator.advance(to: LiveAggregation.now())
                 processClosedBuckets()
-                stage.retryDeliveries()
+                stage.tick(nowNs: LiveAggregation.now())
                 publish(full: false)
             }
             if snapshotRequested.exchange(false, ordering: .relaxed) || now - lastSnapshot >= snapshotInterval {

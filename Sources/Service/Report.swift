@@ -1,6 +1,7 @@
 import Aggregation
 import Alerts
 import Capture
+import Correlation
 import Decoding
 import Foundation
 import Ring
@@ -657,13 +658,12 @@ public enum TextSummary {
         }
         if c.comparison.buckets.count > 60 { lines.append("(\(c.comparison.buckets.count - 60) more buckets)") }
         lines.append("")
-        lines.append(pad("series", 16) + pad("pearson", 10) + pad("spearman", 10) + pad("p", 12) + pad("buckets", 9) + "best lag (r)")
-        func f(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "-" }
-        func g(_ v: Double?) -> String { v.map { String(format: "%.2g", $0) } ?? "-" }
-        for s in c.correlation {
-            lines.append(pad(s.series, 16) + pad(f(s.pearson), 10) + pad(f(s.spearman), 10) + pad(g(s.pValuePearson), 12)
-                         + pad("\(s.buckets)", 9) + (s.bestLagBuckets.map { "\($0) (\(f(s.bestLagPearson)))" } ?? "-"))
+        if c.feed.undatedEvents > 0 {
+            lines.append(c.feed.feedTime == .event
+                ? "feed time   \(c.feed.undatedEvents) events without a time of their own were left out (--feed-time arrival stamps them with the time they were read)"
+                : "feed time   \(c.feed.undatedEvents) events without a time of their own were stamped with the time they were read (--feed-time arrival)")
         }
+        lines.append(contentsOf: correlationTable(c.correlation))
         let o = c.overlap
         lines.append("")
         lines.append(String(format: "overlap     sources: shared %.0f, sensor-only %.0f, feed-only %.0f%@", o.sources.shared, o.sources.sensorOnly,
@@ -678,6 +678,30 @@ public enum TextSummary {
             lines.append("              \(s.address) -> \(s.country) (\(s.events) events)" + (s.seenBySensor == false ? ", never seen by the sensor" : ""))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The correlation rows: every r with the buckets it rests on, "buckets" being the
+    /// buckets compared and "both" those where both series are non-zero.
+    public static func correlationTable(_ rows: [SeriesCorrelation]) -> [String] {
+        var lines = [pad("series", 16) + pad("pearson", 10) + pad("spearman", 10) + pad("p", 12) + pad("buckets (both)", 16)
+                     + "best lag (r, buckets, both)"]
+        func f(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "-" }
+        func g(_ v: Double?) -> String { v.map { String(format: "%.2g", $0) } ?? "-" }
+        for s in rows {
+            let counts = pad("\(s.buckets) (\(s.overlapBuckets))", 16)
+            if s.insufficientOverlap {
+                lines.append(pad(s.series, 16) + "insufficient overlap: \(s.overlapBuckets) of \(s.buckets) buckets non-zero on both sides,"
+                             + " at least \(s.minOverlapBuckets) needed")
+                continue
+            }
+            let best = s.bestLagBuckets.map { lag in
+                "\(lag > 0 ? "+" : "")\(lag) (\(f(s.bestLagPearson)), \(s.bestLagPairs ?? 0), \(s.bestLagOverlapBuckets ?? 0))"
+            } ?? "-"
+            lines.append(pad(s.series, 16) + pad(f(s.pearson), 10) + pad(f(s.spearman), 10) + pad(g(s.pValuePearson), 12)
+                         + counts + best)
+        }
+        lines.append("lag: positive when the feed leads; both: buckets where sensor and feed are both non-zero")
+        return lines
     }
 
     static func pad(_ text: String, _ width: Int) -> String {

@@ -105,6 +105,9 @@ public final class SensorDaemon: Sendable {
         let sinks = try SensorDaemon.sinks(c, logger: logger)
         var stage = AlertStage(engine: engineConfig, gate: gateConfig, sinks: sinks)
         stage.disable(disabled)
+        if stateDirectoryReady, let why = stage.keepWindowLedger(in: c.state.directory) {
+            logger.warning("alert window ledger unusable; a restart may repeat a window's summary: \(why)")
+        }
 
         var snapshots: SnapshotStore<DaemonSnapshot>?
         if stateDirectoryReady {

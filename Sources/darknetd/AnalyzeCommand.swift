@@ -9,6 +9,8 @@ import Service
 import Synth
 import Sketches
 
+extension FeedTimeSource: ExpressibleByArgument {}
+
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
@@ -40,6 +42,12 @@ struct AnalyzeCommand: ParsableCommand {
 
     @Option(name: .long, help: "Lagged correlation over -N...+N buckets.")
     var maxLag: Int = 3
+
+    @Option(name: .long, help: "Feed lines without a time of their own: 'event' leaves them out of the correlation and alerts, 'arrival' stamps them with the time they are read.")
+    var feedTime: FeedTimeSource = .event
+
+    @Option(name: .long, help: "Print a coefficient only with at least N buckets where both series are non-zero.")
+    var minOverlap: Int = FeedComparison.Options().minOverlapBuckets
 
     @Option(name: .long, help: "ISO country of the darknet itself (the target country for locality), e.g. JP.")
     var sensorCountry: String?
@@ -77,6 +85,7 @@ struct AnalyzeCommand: ParsableCommand {
                 throw ValidationError("--prefix \(text): \(error)")
             }
         }
+        if minOverlap < 1 || minOverlap > 1_000_000 { throw ValidationError("--min-overlap must be within 1...1000000") }
         if let hashSeed, hashSeed != "random", SeededHash(hexSeed: hashSeed) == nil {
             throw ValidationError("--hash-seed: expected 32 hexadecimal digits or 'random', got \"\(hashSeed)\"")
         }
@@ -112,11 +121,13 @@ struct AnalyzeCommand: ParsableCommand {
         var config = aggregation.config()
         config.exact = exact
         if let hashSeed { config.hashSeed = hashSeed == "random" ? SeededHash.random() : SeededHash(hexSeed: hashSeed)! }
-        var feedInput: (events: [FeedEvent], status: FeedStatus)?
+        var feedInput: (events: [FeedEvent], status: FeedStatus, undated: UInt64)?
         if let feed {
             do {
                 let format = try FeedFormat.named(feedFormat)
-                feedInput = try FeedReader.readAll(path: feed, format: format)
+                let read = try FeedReader.readAll(path: feed, format: format, clock: FeedTimeSource.undatedClock)
+                let (events, undated) = feedTime.resolve(read.events, arrivalNs: FeedReader.wallClockNs())
+                feedInput = (events, read.status, undated)
             } catch {
                 throw fail(error.description)
             }
@@ -168,10 +179,16 @@ struct AnalyzeCommand: ParsableCommand {
         if let feedInput, let series = feedSeries {
             var options = FeedComparison.Options()
             options.maxLag = maxLag
+            options.minOverlapBuckets = minOverlap
+            options.feedTime = feedTime
+            options.undatedEvents = feedInput.undated
             options.sensorCountry = sensorCountry.flatMap { CountryCode($0) } ?? .unknown
             if let top { options.topPorts = top; options.topCountries = top }
             let comparison = FeedComparison(aggregator: aggregator, feed: series, status: feedInput.status, options: options)
             comparison.addMembers(to: &report)
+            if feedInput.undated > 0 && feedTime == .event {
+                note("feed: \(feedInput.undated) events have no time of their own and were left out of the correlation and the alerts (--feed-time arrival stamps them with the time they are read)")
+            }
             if feedInput.status.skippedTotal > 0 {
                 note("feed: skipped \(feedInput.status.skippedTotal) bad lines of \(feedInput.status.lines) (see feed.status in --format json)")
             }

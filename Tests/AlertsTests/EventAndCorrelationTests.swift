@@ -37,38 +37,99 @@ import Decoding
                          packets: 900, destinations: 850, internetRate: rate, fingerprint: tool)
     }
 
-    @Test func scanCampaignAboveTheInternetRate() throws {
-        var rules = EventRules()
-        #expect(rules.evaluate(episode(999)) == nil)
-        let fast = rules.evaluate(episode(250_000))
-        let a = try #require(fast)
+    @Test func aSourceAlertsOnItsOwnOnlyAboveTheInternetRate() throws {
+        var rules = EventRules(scanCampaign: ScanCampaignRuleConfig(minInternetRate: 1_000_000))
+        #expect(rules.evaluate(episode(999_999)).isEmpty)
+        let fast = rules.evaluate(episode(2_500_000))
+        let a = try #require(fast.first)
+        #expect(fast.count == 1)
         #expect(a.rule == .scanCampaign && a.severity == .notice)
         #expect(a.key == "203.0.113.50" && a.address == scanner && a.port == 53 && a.ipProtocol == 17)
-        #expect(a.observed == 250_000 && a.metric == "internet_rate_pps")
+        #expect(a.observed == 2_500_000 && a.metric == "internet_rate_pps")
         #expect(a.topSources == [SourceContribution(address: scanner, packets: 900)])
         #expect(a.message.hasPrefix("scan campaign from 203.0.113.50 on UDP/53 (DNS)"))
     }
 
-    @Test func aNewFingerprintedScannerAlertsOnceAtALowerRate() {
+    @Test func theFirstScannerOfAFingerprintOnAPortAlertsOnce() {
         var rules = EventRules()
-        #expect(rules.evaluate(episode(50, tool: "zmap")) == nil)          // below 100
-        #expect(rules.evaluate(episode(500, tool: "zmap"))?.message.hasPrefix("new zmap scanner") == true)
-        #expect(rules.evaluate(episode(500, tool: "zmap")) == nil)         // no longer new
-        #expect(rules.evaluate(episode(500, tool: "masscan")) != nil)      // new tool, same source
-        #expect(rules.evaluate(episode(5000, tool: "zmap"))?.message.hasPrefix("zmap scan campaign") == true)
+        #expect(rules.evaluate(episode(50, tool: "zmap")).isEmpty)          // below 100
+        #expect(rules.evaluate(episode(500, tool: "zmap")).first?.message.hasPrefix("first zmap scanner") == true)
+        // Another source of the same tool on the same port is no longer news.
+        #expect(rules.evaluate(episode(500, tool: "zmap", source: address(7))).isEmpty)
+        #expect(rules.evaluate(episode(500, tool: "masscan")).count == 1)   // new tool on the port
+        #expect(rules.evaluate(episode(10_000_000, tool: "zmap"))
+            .first?.message.hasPrefix("zmap scan campaign") == true)       // fast: alerts on its own
         // A hostile tool name cannot put a line break into the message.
         let hostile = rules.evaluate(episode(500, tool: "evil\ntool"))
-        #expect(hostile?.message.contains("\n") == false)
-        #expect(hostile?.message.hasPrefix("new evil\\u{a}tool scanner") == true)
+        #expect(hostile.first?.message.contains("\n") == false)
+        #expect(hostile.first?.message.hasPrefix("first evil\\u{a}tool scanner") == true)
     }
 
-    @Test func rememberedScannersAreBounded() {
-        var rules = EventRules(scanCampaign: ScanCampaignRuleConfig(rememberedScanners: 3))
-        for n in 0..<10 { _ = rules.evaluate(episode(500, tool: "zmap", source: address(UInt32(n)))) }
-        #expect(rules.rememberedScannerCount == 3)
-        // The oldest were forgotten first: source 0 is new again, source 9 is not.
-        #expect(rules.evaluate(episode(500, tool: "zmap", source: address(9))) == nil)
-        #expect(rules.evaluate(episode(500, tool: "zmap", source: address(0))) != nil)
+    @Test func rememberedFingerprintsAreBounded() {
+        var rules = EventRules(scanCampaign: ScanCampaignRuleConfig(rememberedFingerprints: 3))
+        for n in 0..<10 { _ = rules.evaluate(ScanEpisodeEvent(source: scanner, ipProtocol: 6, port: UInt16(1000 + n), startNs: 0,
+                                                              packets: 9, destinations: 9, internetRate: 500, fingerprint: "zmap")) }
+        #expect(rules.rememberedFingerprintCount == 3)
+        func on(_ port: UInt16) -> ScanEpisodeEvent {
+            ScanEpisodeEvent(source: scanner, ipProtocol: 6, port: port, startNs: 0, packets: 9, destinations: 9,
+                             internetRate: 500, fingerprint: "zmap")
+        }
+        // The oldest were forgotten first: port 1000 is new again, port 1009 is not.
+        #expect(rules.evaluate(on(1009)).isEmpty)
+        #expect(rules.evaluate(on(1000)).count == 1)
+    }
+
+    /// Issue 12, finding 13: 17 per-source notices for one surge, and syslog unreadable at
+    /// telescope scale. New scanners are now summed up per port and window.
+    @Test func newScannersAreSummedUpPerPortAndWindow() throws {
+        let hour: Int64 = 3_600_000_000_000
+        var engine = AlertEngine(config: AlertEngineConfig(scanCampaign: ScanCampaignRuleConfig(minNewScanners: 10)))
+        var perSource: [Alert] = []
+        for i in 0..<142 {
+            let tool: String? = i < 120 ? "mirai" : (i < 130 ? "zmap" : nil)
+            perSource += engine.observe(ScanEpisodeEvent(
+                source: address(UInt32(i)), ipProtocol: IPProtocolNumber.tcp, port: 23,
+                startNs: spamhausWeekNs + Int64(i) * 20_000_000_000, packets: UInt64(100 + i), destinations: 100,
+                internetRate: 50_000, fingerprint: tool))
+        }
+        for i in 0..<9 {   // below min_new_scanners: no summary for TCP/2323
+            perSource += engine.observe(ScanEpisodeEvent(source: address(UInt32(500 + i)), ipProtocol: IPProtocolNumber.tcp,
+                                                         port: 2323, startNs: spamhausWeekNs, packets: 100, destinations: 100,
+                                                         internetRate: 50_000, fingerprint: nil))
+        }
+        // Only the first scanner of each tool on the port had an alert of its own.
+        #expect(perSource.map { String($0.message.prefix(13)) } == ["first mirai s", "first zmap sc"])
+        #expect(engine.closeWindows(throughNs: spamhausWeekNs + hour - 1).isEmpty, "window still open")
+        let summaries = engine.closeWindows(throughNs: spamhausWeekNs + hour)
+        #expect(summaries.count == 1)
+        let a = try #require(summaries.first)
+        #expect(a.rule == .scanCampaign && a.severity == .notice && a.key == "tcp/23" && a.address == nil)
+        #expect(a.metric == "new_scanners" && a.observed == 142 && a.timeNs == spamhausWeekNs)
+        #expect(a.message.hasPrefix("142 new scanners on TCP/23 in the 60 min from 2013-03-18T00:00:00Z, 120 of them mirai, 10 zmap ("))
+        #expect(a.message.hasSuffix(" packets)"))
+        #expect(a.topSources.first?.address == address(141) && a.topSources.count == 5)
+        // Episodes reported later, whose first packet was in the closed hour, count in the
+        // open one: the closed hour is never summarized twice, nothing is lost.
+        for i in 0..<60 {
+            _ = engine.observe(ScanEpisodeEvent(source: address(UInt32(1000 + i)), ipProtocol: IPProtocolNumber.tcp, port: 23,
+                                                startNs: spamhausWeekNs + 10, packets: 100, destinations: 100,
+                                                internetRate: 50_000, fingerprint: "mirai"))
+        }
+        #expect(engine.closeWindows(throughNs: spamhausWeekNs + 2 * hour - 1).isEmpty)
+        let late = engine.closeWindows(throughNs: spamhausWeekNs + 2 * hour)
+        #expect(late.map(\.timeNs) == [spamhausWeekNs + hour] && late.first?.observed == 60)
+        #expect(engine.closeWindows(throughNs: spamhausWeekNs + 3 * hour).isEmpty, "each window summarized once")
+        #expect(engine.finish().isEmpty)
+    }
+
+    @Test func theWindowsPortsAreBounded() {
+        var rules = EventRules(scanCampaign: ScanCampaignRuleConfig(minNewScanners: 1, maxWindowPorts: 4))
+        for port in 0..<10 {
+            _ = rules.evaluate(ScanEpisodeEvent(source: scanner, ipProtocol: 6, port: UInt16(port), startNs: 0, packets: 1,
+                                                destinations: 100, internetRate: 1, fingerprint: nil))
+        }
+        #expect(rules.windowPortCount == 4 && rules.untrackedScans == 6)
+        #expect(rules.flushWindow().map(\.port) == [0, 1, 2, 3])
     }
 }
 
@@ -96,7 +157,9 @@ import Decoding
     }
 
     @Test func correlatedWhenTheFeedRisesWithinTheLag() throws {
-        for (feedAt, lag) in [(30, 0), (31, 1), (32, 2), (28, -2)] {
+        // lag_buckets positive when the feed leads (the reports' sign): a feed surge two
+        // buckets before the sensor's is +2, one bucket after it is −1.
+        for (feedAt, lag) in [(30, 0), (31, -1), (32, -2), (28, 2)] {
             let out = Self.run(sensorSurge: 30, feedSurge: feedAt)
             #expect(out.count == 1, "feed at \(feedAt)")
             let (when, a) = try #require(out.first)
@@ -141,7 +204,7 @@ import Decoding
         #expect(out.map(\.1.rule).sorted() == [.feedOnlySurge, .sensorOnlySurge])
         let wider = Self.run(sensorSurge: 30, feedSurge: 33, config: CorrelationConfig(lagBuckets: 3))
         #expect(wider.map(\.1.rule) == [.correlatedSurge])
-        #expect(wider.first?.1.correlation?.lagBuckets == 3)
+        #expect(wider.first?.1.correlation?.lagBuckets == -3, "the feed 3 buckets behind")
     }
 
     @Test func quietSeriesGiveNoCorrelationAlerts() {

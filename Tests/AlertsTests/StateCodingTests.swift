@@ -54,7 +54,7 @@ import Decoding
                                                     FeedPortObservation(port: 23, events: 100 + rng.poisson(10))]))
             if i % 5 == 0 {
                 _ = engine.observe(ScanEpisodeEvent(source: address(UInt32(200 + i)), ipProtocol: IPProtocolNumber.tcp,
-                                                    port: 22, startNs: bucketStart(i), packets: 900, destinations: 800,
+                                                    port: UInt16(22 + i), startNs: bucketStart(i), packets: 900, destinations: 800,
                                                     internetRate: 5000, fingerprint: "zmap"))
             }
         }
@@ -68,7 +68,7 @@ import Decoding
         _ = engine.observe(Self.surge(20))  // leaves correlation verdicts pending
         #expect(engine.correlator.pendingCount > 0)
         #expect(engine.correlator.historyBucketCount > 0)
-        #expect(engine.events.rememberedScannerCount == 4)
+        #expect(engine.events.rememberedFingerprintCount == 4)
         #expect(engine.surges.trackedPortCount > 1)
 
         let back = try Self.roundTrip(engine)
@@ -81,7 +81,10 @@ import Decoding
             let b = try #require(engine.surges.baseline(key.ipProtocol, key.port))
             #expect(a.packets == b.packets && a.sources == b.sources)
         }
-        #expect(back.events.rememberedScannerCount == 4)
+        #expect(back.events.rememberedFingerprintCount == 4)
+        #expect(engine.events.windowPortCount > 0)
+        #expect(back.events.windowPortCount == engine.events.windowPortCount)
+        #expect(back.events.tallyStates().map(\.scanners) == engine.events.tallyStates().map(\.scanners))
         #expect(back.correlator.pendingCount == engine.correlator.pendingCount)
         #expect(back.correlator.trackedFeedPortCount == 2)
         #expect(back.correlator.feedLatest == engine.correlator.feedLatest)
@@ -100,6 +103,16 @@ import Decoding
         #expect(back.config == gate.config)
         #expect(back.trackedKeys == 3)
         #expect(back.submitted == 6 && back.delivered == 3 && back.rateLimited == 1 && back.deduplicated == 2)
+        #expect(back.suppressedInOpenWindow == 1)
+
+        // A snapshot from before the per-severity budgets (one count for all) still restores.
+        var old = try Self.tree(gate)
+        old["deliveredInWindow"] = 3
+        old["suppressedInWindow"] = 1
+        old["deliveredBySeverity"] = nil
+        old["suppressedBySeverity"] = nil
+        let restored = try Self.decode(AlertGate.self, old)
+        #expect(restored.suppressedInOpenWindow == 1 && restored.trackedKeys == 3)
     }
 
     // MARK: Behaviour after a restore
@@ -176,7 +189,7 @@ import Decoding
         config.surges.dns.k = 6
         config.surges.reflectionPorts = [123, 1900, 1000]  // tcp/1000 stays port-surge; udp/161 etc. leave
         config.surges.maxTrackedPorts = 3
-        config.scanCampaign.rememberedScanners = 2
+        config.scanCampaign.rememberedFingerprints = 2
         config.correlation.maxPending = 1
         config.correlation.lagBuckets = 0
         config.correlation.maxWaitBuckets = 0
@@ -191,7 +204,7 @@ import Decoding
         // Former reflection ports that are no longer fixed compete as port-surge baselines.
         #expect(restored.surges.trackedPortCount == 3)
         #expect(restored.surges.evictions > original.surges.evictions)
-        #expect(restored.events.rememberedScannerCount == 2)
+        #expect(restored.events.rememberedFingerprintCount == 2)
         #expect(restored.surges.rule(for: PortKey(IPProtocolNumber.udp, 161)) == .portSurge)
 
         // The restored engine is itself a valid state.
@@ -274,7 +287,11 @@ import Decoding
         #expect(throws: DecodingError.self) { try Self.decode(AlertGate.self, t) }
 
         t = good
-        t["deliveredInWindow"] = 21
+        t["deliveredBySeverity"] = [0, 0, 21]
+        #expect(throws: DecodingError.self) { try Self.decode(AlertGate.self, t) }
+
+        t = good
+        t["suppressedBySeverity"] = [0, 0]
         #expect(throws: DecodingError.self) { try Self.decode(AlertGate.self, t) }
 
         t = good
@@ -323,19 +340,27 @@ import Decoding
         // Half a clock.
         t = try edit("surges") { s in s["bucketLengthNs"] = nil }
         #expect(throws: DecodingError.self) { try Self.decode(AlertEngine.self, t) }
-        // A scanner with a bad address, and one listed twice.
+        // A fingerprint listed twice; a port tallied twice; tallies without a window.
         t = try edit("events") { e in
-            var scanners = try #require(e["scanners"] as? [[String: Any]])
-            scanners[0]["source"] = "300.1.2.3"
-            e["scanners"] = scanners
+            var fingerprints = try #require(e["fingerprints"] as? [[String: Any]])
+            fingerprints.append(fingerprints[0])
+            e["fingerprints"] = fingerprints
         }
         #expect(throws: DecodingError.self) { try Self.decode(AlertEngine.self, t) }
         t = try edit("events") { e in
-            var scanners = try #require(e["scanners"] as? [[String: Any]])
-            scanners.append(scanners[0])
-            e["scanners"] = scanners
+            var tallies = try #require(e["tallies"] as? [[String: Any]])
+            tallies.append(tallies[0])
+            e["tallies"] = tallies
         }
         #expect(throws: DecodingError.self) { try Self.decode(AlertEngine.self, t) }
+        t = try edit("events") { e in e["window"] = nil }
+        #expect(throws: DecodingError.self) { try Self.decode(AlertEngine.self, t) }
+        // A state of the earlier per-source memory restores (without it) rather than failing.
+        t = try edit("events") { e in
+            e["scanners"] = [["source": "198.51.100.1", "fingerprint": "zmap"]]
+            e["fingerprints"] = nil
+        }
+        #expect(try Self.decode(AlertEngine.self, t).events.rememberedFingerprintCount == 0)
         // Correlation: history after the newest bucket, too many pending verdicts.
         t = try edit("correlator") { c in
             var history = try #require(c["sensorHistory"] as? [[String: Any]])

@@ -52,7 +52,7 @@ import Synth
     }
 
     @Test func tiesPreferSmallerShiftThenNegative() {
-        func lag(_ k: Int, _ r: Double?) -> LagCorrelation { LagCorrelation(lag: k, pearson: r, buckets: 10) }
+        func lag(_ k: Int, _ r: Double?) -> LagCorrelation { LagCorrelation(lag: k, pearson: r, buckets: 10, overlapBuckets: 10) }
         #expect(CrossCorrelation.bestLag([lag(-2, 0.9), lag(-1, 0.5), lag(0, 0.9), lag(1, 0.2), lag(2, 0.9)])?.lag == 0)
         #expect(CrossCorrelation.bestLag([lag(-2, 0.9), lag(-1, 0.5), lag(0, 0.1), lag(1, 0.2), lag(2, 0.9)])?.lag == -2)
         #expect(CrossCorrelation.bestLag([lag(-2, 0.9), lag(2, 0.9 + 1e-14)])?.lag == -2)

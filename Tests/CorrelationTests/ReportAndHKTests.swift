@@ -10,8 +10,8 @@ import Testing
         let sensor = Dictionary(uniqueKeysWithValues: (0..<10).map { (Int64($0) * d, Double($0 * $0)) })
         let feed = Dictionary(uniqueKeysWithValues: (0..<10).map { (Int64($0) * d, Double(3 * $0 + 1)) })
         let pair = try Alignment.align(sensor: sensor, feed: feed, bucketWidthNs: d)
-        let report = CorrelationReport.series("total", pair: pair, maxLag: 2)
-        #expect(report.series == "total" && report.buckets == 10)
+        let report = CorrelationReport.series("total", pair: pair, maxLag: 2, minOverlap: 9)
+        #expect(report.series == "total" && report.buckets == 10 && report.overlapBuckets == 9 && !report.insufficientOverlap)
         #expect(report.spearman == 1)
         #expect(abs(try #require(report.pearson) - Textbook.pearson(pair.sensor, pair.feed)) < 1e-12)
         #expect(report.lags.count == 5)
@@ -21,15 +21,16 @@ import Testing
         let data = try encoder.encode(report)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(Set(object.keys) == ["series", "pearson", "spearman", "p_value_pearson", "p_value_spearman",
-                                     "buckets", "best_lag_buckets", "best_lag_pearson", "lags"])
+                                     "buckets", "overlap_buckets", "min_overlap_buckets", "insufficient_overlap",
+                                     "best_lag_buckets", "best_lag_pearson", "best_lag_pairs", "best_lag_overlap_buckets", "lags"])
         let lags = try #require(object["lags"] as? [[String: Any]])
-        #expect(Set(lags[0].keys) == ["lag", "pearson", "buckets"])
+        #expect(Set(lags[0].keys) == ["lag", "pearson", "buckets", "overlap_buckets"])
         #expect(try JSONDecoder().decode(SeriesCorrelation.self, from: data) == report)
 
         // Undefined figures are null, not missing (and never NaN, which JSON cannot hold).
         let flat = try Alignment.align(sensor: [0: 1.0, d: 1, 2 * d: 1], feed: [0: 1.0, d: 2, 2 * d: 3],
                                        bucketWidthNs: d)
-        let undefined = CorrelationReport.series("port/53", pair: flat, maxLag: 1)
+        let undefined = CorrelationReport.series("port/53", pair: flat, maxLag: 1, minOverlap: 1)
         let flatObject = try #require(try JSONSerialization.jsonObject(with: try encoder.encode(undefined)) as? [String: Any])
         #expect(flatObject["pearson"] is NSNull && flatObject["best_lag_buckets"] is NSNull)
         #expect(try JSONDecoder().decode(SeriesCorrelation.self, from: try encoder.encode(undefined)) == undefined)
@@ -38,6 +39,35 @@ import Testing
         let resultObject = try #require(try JSONSerialization.jsonObject(with: try encoder.encode(result)) as? [String: Any])
         #expect(Set(resultObject.keys) == ["pearson", "spearman", "p_value_pearson", "p_value_spearman", "buckets"])
         #expect(try JSONDecoder().decode(CorrelationResult.self, from: try encoder.encode(result)) == result)
+    }
+
+    /// Issue 12, finding 12: a feed non-zero in one bucket gave best-lag r = 1.000. A
+    /// coefficient now needs `minOverlap` buckets where both series are non-zero.
+    @Test func thinOverlapGivesNoCoefficient() throws {
+        let d = Self.day
+        var sensor: [Int64: Double] = [:]
+        for i in 0..<29 { sensor[Int64(i) * d] = Double(1000 + 37 * (i % 5)) }
+        let feed: [Int64: Double] = [14 * d: 250]   // one bucket
+        let pair = try Alignment.align(sensor: sensor, feed: feed, bucketWidthNs: d)
+        #expect(CrossCorrelation.compute(pair, maxLag: 3).bestLagPearson != nil, "the math alone finds an r")
+        let report = CorrelationReport.series("total", pair: pair, maxLag: 3)
+        #expect(report.minOverlapBuckets == 10 && report.overlapBuckets == 1 && report.buckets == 29)
+        #expect(report.insufficientOverlap)
+        #expect(report.pearson == nil && report.spearman == nil && report.pValuePearson == nil && report.pValueSpearman == nil)
+        #expect(report.bestLagBuckets == nil && report.bestLagPearson == nil)
+        #expect(report.lags.allSatisfy { $0.pearson == nil && $0.overlapBuckets <= 1 })
+
+        // Enough overlap: the coefficient and each lag's r come with their counts.
+        var dense = feed
+        for i in 0..<29 where i % 2 == 0 { dense[Int64(i) * d] = Double(10 + (i % 5)) }
+        let ok = CorrelationReport.series("total", pair: try Alignment.align(sensor: sensor, feed: dense, bucketWidthNs: d), maxLag: 1)
+        #expect(!ok.insufficientOverlap && ok.overlapBuckets == 15 && ok.pearson != nil)
+        let best = try #require(ok.lags.first { $0.lag == ok.bestLagBuckets })
+        #expect(ok.bestLagPairs == best.buckets && ok.bestLagOverlapBuckets == best.overlapBuckets)
+        // A lag is judged on its own pairs: fewer than the minimum there, no r there.
+        let strict = CorrelationReport.series("total", pair: try Alignment.align(sensor: sensor, feed: dense, bucketWidthNs: d),
+                                              maxLag: 1, minOverlap: 15)
+        #expect(strict.pearson != nil && strict.lags.filter { $0.pearson != nil }.map(\.lag) == [0])
     }
 
     @Test func topPortsByCombinedVolume() throws {
@@ -63,7 +93,7 @@ import Testing
         // 445 = 3200/10047 ≈ 0.318: the feed's own top port moves ahead of 445.
         #expect(CorrelationReport.topKeys(sensor: sensor, feed: feed, count: 3, ranking: .sumOfShares) == [23, 1947, 445])
 
-        let reports = try CorrelationReport.perPort(sensor: sensor, feed: feed, bucketWidthNs: d, top: 4, maxLag: 1)
+        let reports = try CorrelationReport.perPort(sensor: sensor, feed: feed, bucketWidthNs: d, top: 4, maxLag: 1, minOverlap: 4)
         #expect(reports.map(\.series) == ["port/23", "port/445", "port/53", "port/1947"])
         #expect(reports.allSatisfy { $0.buckets == 6 })
         #expect(abs(try #require(reports[0].pearson) - 1) < 1e-12) // feed = sensor / 100
@@ -74,7 +104,7 @@ import Testing
         let countries = try CorrelationReport.perCountry(
             sensor: ["CN": series([5, 6, 7, 8]), "US": series([1, 1, 2, 1])],
             feed: ["CN": series([10, 12, 14, 16]), "RU": series([4, 3, 2, 1])],
-            bucketWidthNs: d, first: 0, count: 4, top: 2, maxLag: 0)
+            bucketWidthNs: d, first: 0, count: 4, top: 2, maxLag: 0, minOverlap: 4)
         #expect(countries.map(\.series) == ["country/CN", "country/RU"])
         #expect(abs(try #require(countries[0].pearson) - 1) < 1e-12)
     }

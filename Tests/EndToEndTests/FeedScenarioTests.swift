@@ -127,4 +127,68 @@ import Testing
         let status = try #require(feed["status"] as? [String: Any])
         #expect(status["format"] as? String == "sensor")
     }
+
+    /// Issue 12, finding 12: a feed whose lines carry no time was stamped with the time it
+    /// was read, so an older capture was compared with a feed dated today (25,653 hourly
+    /// buckets, r = -0.000 everywhere). Such events are now refused for correlation unless
+    /// asked for with --feed-time arrival.
+    @Test func undatedFeedEventsAreRefusedUnlessAskedFor() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-undated-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let capture = dir.appendingPathComponent("c.pcap").path
+        let generated = try Subprocess.run(Executables.darknetd, ["generate", "--out", capture, "--packets", "20000", "--rate", "40"])
+        #expect(generated.status == 0, "\(generated.output)")
+        // 40 dated events in the capture's period, 500 without a time.
+        var lines = ["timestamp,src_ip,dport"]
+        for i in 0..<40 { lines.append("\(rfc3339(Self.start + i * 12)),192.0.2.\(i + 1),23") }
+        for i in 0..<500 { lines.append(",198.51.100.\(i % 250 + 1),23") }
+        let feed = dir.appendingPathComponent("feed.csv")
+        try (lines.joined(separator: "\n") + "\n").write(to: feed, atomically: true, encoding: .utf8)
+
+        let refused = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--format", "json"])
+        #expect(refused.waitForExit(timeout: .seconds(120)) == 0, "\(refused.standardError)")
+        #expect(refused.standardError.contains("500 events have no time of their own and were left out"))
+        let report = try json(refused.standardOutput)
+        let feedSection = try #require(report["feed"] as? [String: Any])
+        #expect(feedSection["undated_events"] as? Int == 500 && feedSection["feed_time"] as? String == "event")
+        #expect(feedSection["events"] as? Int == 40)
+        let buckets = try #require((report["comparison"] as? [String: Any])?["buckets"] as? [[String: Any]])
+        #expect(buckets.count <= 10, "the grid stays within the capture: \(buckets.count) buckets")
+        // 8 one-minute buckets at most, all with both sides non-zero: under the minimum of 10.
+        let total = try #require((report["correlation"] as? [[String: Any]])?.first { $0["series"] as? String == "total" })
+        #expect(total["insufficient_overlap"] as? Bool == true && total["pearson"] is NSNull)
+        #expect(total["min_overlap_buckets"] as? Int == 10)
+
+        let text = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path])
+        #expect(text.output.contains("insufficient overlap:"))
+        let html = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--format", "html"])
+        #expect(html.stdout.contains("<th>both non-zero</th>") && html.stdout.contains("insufficient overlap (at least 10 needed)"))
+        #expect(html.stdout.contains("500 feed events without a time of their own were left out"))
+        let lowered = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--format", "json",
+                                                           "--min-overlap", "3"])
+        #expect(lowered.waitForExit(timeout: .seconds(120)) == 0, "\(lowered.standardError)")
+        let loweredTotal = try #require((try json(lowered.standardOutput)["correlation"] as? [[String: Any]])?
+            .first { $0["series"] as? String == "total" })
+        #expect(loweredTotal["insufficient_overlap"] as? Bool == false && loweredTotal["pearson"] is Double)
+        #expect((loweredTotal["overlap_buckets"] as? Int ?? 0) >= 3)
+        let loweredText = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--min-overlap", "3"])
+        #expect(loweredText.output.contains("buckets (both)"), "every r with its bucket counts")
+
+        // Asked for: stamped with today's date, the grid runs from the capture (2024) to
+        // today, and the report says the overlap is too thin for a coefficient.
+        let stamped = try Subprocess(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--format", "json",
+                                                           "--feed-time", "arrival", "--bucket", "1d"])
+        #expect(stamped.waitForExit(timeout: .seconds(120)) == 0, "\(stamped.standardError)")
+        let stampedReport = try json(stamped.standardOutput)
+        let stampedFeed = try #require(stampedReport["feed"] as? [String: Any])
+        #expect(stampedFeed["undated_events"] as? Int == 500 && stampedFeed["feed_time"] as? String == "arrival")
+        #expect(stampedFeed["events"] as? Int == 540)
+        let stampedTotal = try #require((stampedReport["correlation"] as? [[String: Any]])?.first { $0["series"] as? String == "total" })
+        #expect((stampedTotal["buckets"] as? Int ?? 0) > 365)
+        #expect(stampedTotal["insufficient_overlap"] as? Bool == true && stampedTotal["best_lag_pearson"] is NSNull)
+
+        let bad = try Subprocess.run(Executables.darknetd, ["analyze", "--pcap", capture, "--feed", feed.path, "--feed-time", "never"])
+        #expect(bad.status != 0 && bad.output.contains("feed-time"))
+    }
 }
