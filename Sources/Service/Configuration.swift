@@ -111,7 +111,7 @@ public struct SensorConfiguration: Sendable, Equatable {
         public var jsonFile: String?
         /// An alert of one rule and key is not repeated within this many seconds.
         public var cooldownSeconds: Int64 = 900
-        /// Alerts sent per minute at most, all rules together.
+        /// Alerts sent per minute at most for each severity class (critical, warning, notice).
         public var ratePerMinute: Int = 20
         /// Each sink's retry queue: alerts waiting at most (the oldest dropped beyond it).
         public var queueLimit: Int = 1000

@@ -23,7 +23,7 @@ import Testing
 
             """), "\(text)")
         #expect(text.contains("    port-surge:\n      enabled: true\n      min_packets: 200  # engine default\n"), "\(text)")
-        #expect(text.contains("    scan-campaign:\n      enabled: true\n      min_internet_rate: 1000  # engine default\n"), "\(text)")
+        #expect(text.contains("    scan-campaign:\n      enabled: true\n      min_internet_rate: 1000000  # engine default\n"), "\(text)")
         #expect(text.contains("    backscatter-dos:\n      enabled: true\n      min_packets: 0  # engine default\n"), "\(text)")
         #expect(text.contains("    correlated-surge:\n      enabled: true\n      lag_buckets: 2  # engine default\n"), "\(text)")
         #expect(text.contains("    feed-only-surge:\n      enabled: true\n"), "\(text)")
