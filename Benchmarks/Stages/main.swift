@@ -10,6 +10,10 @@
 //    into memory, in runs of 4096 (the pipeline's drain limit), default
 //    configuration (sketch mode); then the bucket close at the end. The same
 //    with `exact` set (`analyze --exact`), alternating with it.
+//    Then in 2 shards: the records dealt beforehand by `ShardRouter` into one
+//    array per shard, each shard's `Aggregator` on its own thread (wall time
+//    until both are done), then the merge of their buckets and tables
+//    (`BucketMerger`, `Aggregator.merged`) timed apart.
 //
 // 3. snapshot: the daemon's state snapshot of the last run's aggregator
 //    (its rolling windows, and an alert stage fed every bucket of the
@@ -24,6 +28,7 @@
 // Each stage runs RUNS times (default 3); the median is printed as packets/s.
 import Aggregation
 import Capture
+import Synchronization
 import Decoding
 import Foundation
 import Service
@@ -105,6 +110,60 @@ for _ in 0..<runs {
     last = aggregator
 }
 
+// Two shards on pre-decoded records: each shard's records in its own array
+// (as its ring would hand them), both shards started together.
+let shardCount = 2
+let router = ShardRouter(shards: shardCount, seed: daemonConfig.hashSeed, bySourcePrefix: daemonConfig.aggregateSourcePrefixes)
+var dealt = Array(repeating: [PacketRecord](), count: shardCount)
+for r in records { dealt[router.shard(of: r)].append(r) }
+let shardConfig = daemonConfig.shardConfiguration(shards: shardCount)
+final class ShardRun: @unchecked Sendable {
+    // @unchecked: each thread writes only its own slot; read after the joins.
+    var results: [Aggregator?]
+    init(_ n: Int) { results = Array(repeating: nil, count: n) }
+}
+var shardTimes: [Double] = []
+var mergeTimes: [Double] = []
+for _ in 0..<runs {
+    let run = ShardRun(shardCount)
+    let ready = DispatchSemaphore(value: 0), go = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+    for shard in 0..<shardCount {
+        let mine = dealt[shard]
+        let thread = Thread {
+            var aggregator = Aggregator(config: shardConfig)  // tables allocated before the clock starts
+            ready.signal()
+            go.wait()
+            mine.withUnsafeBufferPointer { all in
+                var start = 0
+                while start < all.count {
+                    let end = min(start + 4096, all.count)
+                    aggregator.consume(UnsafeBufferPointer(rebasing: all[start..<end]).span)
+                    start = end
+                }
+            }
+            aggregator.finish()
+            run.results[shard] = aggregator
+            done.signal()
+        }
+        thread.start()
+    }
+    for _ in 0..<shardCount { ready.wait() }
+    shardTimes.append(seconds {
+        for _ in 0..<shardCount { go.signal() }
+        for _ in 0..<shardCount { done.wait() }
+    })
+    mergeTimes.append(seconds {
+        var merger = BucketMerger(shards: shardCount, config: daemonConfig)
+        var shards: [Aggregator] = []
+        for i in 0..<shardCount {
+            var a = run.results[i].take()!
+            merger.add(a.takeClosedBuckets(), shard: i)
+            shards.append(a)
+        }
+        _ = Aggregator.merged(shards, summaries: merger.takeAll(), config: daemonConfig)
+    })
+}
+
 var stage = AlertStage()
 for summary in last.windows.max(by: { $0.capacity < $1.capacity })?.summaries ?? [] { stage.process(summary) }
 let keep = arguments.count > 3
@@ -143,6 +202,10 @@ print("packets\t\(records.count)")
 print(line("read+decode", readTimes))
 print(line("aggregate", aggregateTimes))
 print(line("aggregate --exact", exactTimes))
+print(line("aggregate, \(shardCount) shards", shardTimes)
+      + String(format: "\t(speed-up over one thread %.2f×; shards got %@ records)",
+               median(aggregateTimes) / median(shardTimes), dealt.map { String($0.count) }.joined(separator: "/")))
+print("merge of \(shardCount) shards\t\(String(format: "%.3f", median(mergeTimes))) s")
 print("close\t\(String(format: "%.3f", median(closeTimes))) s")
 let windowBuckets = last.windows.map { "\($0.summaries.count)" }.joined(separator: "+")
 print("snapshot build\t\(String(format: "%.6f", median(buildTimes))) s\t(windows \(windowBuckets) buckets)")
