@@ -27,7 +27,8 @@ public struct CountryCache: Sendable {
     public let database: GeoIPDatabase?
     /// Number of slots (a power of two).
     public let capacity: Int
-    /// Lookups answered from a slot.
+    /// Lookups answered without a walk of the database's tree: a cache slot,
+    /// or for IPv4 the database's in-memory ranges.
     public var hits: UInt64 { hitCount }
     /// Lookups that went to the database (including bypasses).
     public var misses: UInt64 { missCount }
@@ -71,6 +72,13 @@ public struct CountryCache: Sendable {
     @inlinable
     mutating func cachedCountry(of address: IPAddress) -> CountryCode {
         guard let database else { return .unknown }
+        // IPv4 with the ranges in memory: exact for every address and about
+        // as cheap as a cache slot, so no cache (whose /24 key is not exact
+        // where a database splits a /24 between countries).
+        if address.isIPv4, let ranges = database.ipv4Ranges {
+            hitCount &+= 1
+            return ranges.country(of: address.ipv4)
+        }
         let key: UInt64
         if address.isIPv4 {
             // Tag 1 in bit 48, the /24 in the low 24 bits.

@@ -50,6 +50,9 @@ public final class GeoIPDatabase: @unchecked Sendable {
     private let countryPath: UnsafeMutablePointer<UnsafePointer<CChar>?>
     private let registeredCountryPath: UnsafeMutablePointer<UnsafePointer<CChar>?>
     private let isIPv4Only: Bool
+    /// IPv4 lookups without the tree walk; nil if the tree could not be read
+    /// whole (then every lookup walks the tree, as libmaxminddb does).
+    @usableFromInline let ipv4Ranges: IPv4CountryRanges?
 
     /// Opens (mmaps) the database. A missing or unreadable file, a file
     /// that is not a MaxMind DB, a truncated one or an unsupported format
@@ -71,8 +74,79 @@ public final class GeoIPDatabase: @unchecked Sendable {
         self.mmdb = mmdb
         self.metadata = GeoIPDatabase.readMetadata(mmdb.pointee.metadata)
         self.isIPv4Only = mmdb.pointee.metadata.ip_version == 4
-        self.countryPath = GeoIPDatabase.makePath(["country", "iso_code"])
-        self.registeredCountryPath = GeoIPDatabase.makePath(["registered_country", "iso_code"])
+        let countryPath = GeoIPDatabase.makePath(["country", "iso_code"])
+        let registeredCountryPath = GeoIPDatabase.makePath(["registered_country", "iso_code"])
+        self.countryPath = countryPath
+        self.registeredCountryPath = registeredCountryPath
+        self.ipv4Ranges = GeoIPDatabase.readIPv4Ranges(mmdb, path: path) { entry throws(GeoIPError) in
+            try GeoIPDatabase.country(at: &entry, path: path, countryPath, registeredCountryPath)
+        }
+    }
+
+    /// IPv4 ranges held in memory for lookups (0: lookups walk the tree).
+    public var ipv4RangeCount: Int { ipv4Ranges?.count ?? 0 }
+
+    /// Walks the IPv4 part of the search tree depth first, in address order,
+    /// into `IPv4CountryRanges`. A record the library reports as invalid, or
+    /// an error decoding a record, gives nil: lookups then walk the tree and
+    /// report such errors themselves.
+    private static func readIPv4Ranges(_ mmdb: UnsafeMutablePointer<MMDB_s>, path: String,
+                                       _ decode: (inout MMDB_entry_s) throws(GeoIPError) -> CountryCode) -> IPv4CountryRanges? {
+        // Where IPv4 starts: the root of an IPv4 tree; in an IPv6 tree the node
+        // reached by ::/96, which libmaxminddb finds on the first IPv4 lookup.
+        var root: UInt32 = 0
+        if mmdb.pointee.metadata.ip_version == 6 {
+            var status: Int32 = MMDB_SUCCESS
+            _ = lookup(mmdb, IPAddress(ipv4: 0x0101_0101), &status)
+            guard status == MMDB_SUCCESS else { return nil }
+            root = mmdb.pointee.ipv4_start_node.node_value
+            guard mmdb.pointee.ipv4_start_node.netmask == 96 else { return nil }
+        }
+        let nodeCount = mmdb.pointee.metadata.node_count
+        guard root < nodeCount else { return nil }  // no IPv4 subtree
+        var starts: [UInt32] = []
+        var codes: [CountryCode] = []
+        var decoded: [UInt32: CountryCode] = [:]  // by data offset: a record is shared by many leaves
+        enum Item { case node(UInt32, prefix: UInt32, depth: UInt32), leaf(UInt32, CountryCode) }
+        // Depth first, in address order: a node's right item is pushed before
+        // its left one, so the whole left subtree comes out first.
+        var stack: [Item] = [.node(root, prefix: 0, depth: 0)]
+        do throws(GeoIPError) {
+            while let item = stack.popLast() {
+                switch item {
+                case .leaf(let start, let code):
+                    if codes.last != code {
+                        starts.append(start)
+                        codes.append(code)
+                    }
+                case .node(let node, let prefix, let depth):
+                    guard depth < 32 else { return nil }
+                    var record = MMDB_search_node_s()
+                    guard MMDB_read_node(mmdb, node, &record) == MMDB_SUCCESS else { return nil }
+                    let right = prefix | 1 << (31 - depth)
+                    func item(_ value: UInt64, _ type: UInt8, _ entry: inout MMDB_entry_s, _ start: UInt32) throws(GeoIPError) -> Item? {
+                        switch Int32(type) {
+                        case MMDB_RECORD_TYPE_SEARCH_NODE: return .node(UInt32(truncatingIfNeeded: value), prefix: start, depth: depth + 1)
+                        case MMDB_RECORD_TYPE_EMPTY: return .leaf(start, .unknown)
+                        case MMDB_RECORD_TYPE_DATA:
+                            if let known = decoded[entry.offset] { return .leaf(start, known) }
+                            let code = try decode(&entry)
+                            decoded[entry.offset] = code
+                            return .leaf(start, code)
+                        default: return nil
+                        }
+                    }
+                    guard let r = try item(record.right_record, record.right_record_type, &record.right_record_entry, right),
+                          let l = try item(record.left_record, record.left_record_type, &record.left_record_entry, prefix)
+                    else { return nil }
+                    stack.append(r)
+                    stack.append(l)
+                }
+            }
+        } catch {
+            return nil
+        }
+        return starts.isEmpty ? nil : IPv4CountryRanges(starts: starts, codes: codes)
     }
 
     deinit {
@@ -103,18 +177,32 @@ public final class GeoIPDatabase: @unchecked Sendable {
         // An IPv4-only tree cannot answer IPv6; libmaxminddb would report
         // that as an error, but for us it is simply "not known".
         if isIPv4Only && !address.isIPv4 { return .unknown }
+        if address.isIPv4, let ipv4Ranges { return ipv4Ranges.country(of: address.ipv4) }
+        return try treeCountry(of: address)
+    }
+
+    /// `lookupCountry` by a walk of the search tree (what libmaxminddb does).
+    func treeCountry(of address: IPAddress) throws(GeoIPError) -> CountryCode {
+        if isIPv4Only && !address.isIPv4 { return .unknown }
         var status: Int32 = MMDB_SUCCESS
         var result = GeoIPDatabase.lookup(mmdb, address, &status)
         try GeoIPError.check(status, .lookup, path: path)
         guard result.found_entry else { return .unknown }
-        let country = try code(at: &result.entry, countryPath)
+        return try GeoIPDatabase.country(at: &result.entry, path: path, countryPath, registeredCountryPath)
+    }
+
+    /// `country.iso_code` of a record, else `registered_country.iso_code`, else unknown.
+    private static func country(at entry: inout MMDB_entry_s, path: String,
+                                _ countryPath: UnsafeMutablePointer<UnsafePointer<CChar>?>,
+                                _ registeredCountryPath: UnsafeMutablePointer<UnsafePointer<CChar>?>) throws(GeoIPError) -> CountryCode {
+        let country = try code(at: &entry, path: path, countryPath)
         if country.isKnown { return country }
-        return try code(at: &result.entry, registeredCountryPath)
+        return try code(at: &entry, path: path, registeredCountryPath)
     }
 
     /// Decodes the value at `path` under `entry`; a two-byte UTF-8 string of
     /// two uppercase letters is a code, any other value (or none) is unknown.
-    private func code(at entry: inout MMDB_entry_s, _ lookupPath: UnsafeMutablePointer<UnsafePointer<CChar>?>) throws(GeoIPError) -> CountryCode {
+    private static func code(at entry: inout MMDB_entry_s, path: String, _ lookupPath: UnsafeMutablePointer<UnsafePointer<CChar>?>) throws(GeoIPError) -> CountryCode {
         var data = MMDB_entry_data_s()
         let status = MMDB_aget_value(&entry, &data, lookupPath)
         guard try GeoIPError.check(status, .getValue, path: path, absentIsNotAnError: true),
