@@ -1,13 +1,15 @@
 import Aggregation
+import Alerts
 import ArgumentParser
 import Capture
-import Foundation
-import Alerts
+import Configuration
 import Feed
+import Foundation
 import GeoIP
-import Service
-import Synth
+import Pipeline
+import Reporting
 import Sketches
+import Synth
 
 extension FeedTimeSource: ExpressibleByArgument {}
 
