@@ -104,7 +104,8 @@ let package = Package(
             name: "Pipeline",
             dependencies: ["Capture", "Decoding", "Ring", "Aggregation", "GeoIP", "Alerts", "Feed", "Interchange"]
         ),
-        // The report's sections, JSON/text/HTML, feed comparison, the sensor export.
+        // The report's sections, JSON/text/HTML, feed comparison, the sensor export, and the
+        // offline analysis `analyze` wires up.
         .target(
             name: "Reporting",
             dependencies: [
@@ -112,8 +113,8 @@ let package = Package(
                 "Correlation", "GeoIP", "Interchange",
             ]
         ),
-        // The daemon: lifecycle, live aggregation, state snapshots, the stats server and
-        // its provider, sd_notify, privilege drop, memory policy, the hash key file.
+        // The daemon: lifecycle, live aggregation, state snapshots, the stats server (NIO, with
+        // its line decoder) and provider, sd_notify, privilege drop, memory policy, the hash key file.
         .target(
             name: "Daemon",
             dependencies: [
