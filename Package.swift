@@ -16,11 +16,15 @@ let package = Package(
         .library(name: "DarknetAlerts", targets: ["Alerts"]),
         .library(name: "DarknetGeoIP", targets: ["GeoIP"]),
         .library(name: "DarknetFeed", targets: ["Feed"]),
-        .library(name: "DarknetService", targets: ["Service"]),
+        .library(name: "DarknetStatsWire", targets: ["StatsWire"]),
+        .library(name: "DarknetConfiguration", targets: ["Configuration"]),
+        .library(name: "DarknetPipeline", targets: ["Pipeline"]),
+        .library(name: "DarknetReporting", targets: ["Reporting"]),
+        .library(name: "DarknetDaemon", targets: ["Daemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // YAML configuration (Node API, for line numbers in errors). Service only.
+        // YAML configuration (Node API, for line numbers in errors). Configuration only.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         // The stats socket's server (Unix domain, bounded line framing, idle timeouts).
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
@@ -81,14 +85,42 @@ let package = Package(
         // C calls Swift cannot make directly (variadic prctl, raw capset, mallopt, malloc_trim,
         // memfd sealing, SCM_RIGHTS); every symbol prefixed csensor_.
         .target(name: "CSensorShims"),
-        // Pipeline wiring, reports, feed comparison, configuration, state snapshots,
-        // stats socket, sd_notify, privilege drop.
+        // The stats socket's wire: request/response lines, the client, text rendering of
+        // replies, the version. All darknetctl links besides ArgumentParser: no libpcap,
+        // no NIO, no Yams.
+        .target(name: "StatsWire", dependencies: ["Interchange"]),
+        // The configuration model, its YAML loader (the only user of Yams), the effective
+        // YAML and thresholds check-config prints, and what a reload applies.
         .target(
-            name: "Service",
+            name: "Configuration",
             dependencies: [
+                "Aggregation", "Alerts", "Capture", "Decoding", "Sketches",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Capture -> ring(s) -> consumer(s), one thread or sharded, and the alert stage that
+        // runs on closed buckets: shared by analyze, capture and the daemon.
+        .target(
+            name: "Pipeline",
+            dependencies: ["Capture", "Decoding", "Ring", "Aggregation", "GeoIP", "Alerts", "Feed", "Interchange"]
+        ),
+        // The report's sections, JSON/text/HTML, feed comparison, the sensor export, and the
+        // offline analysis `analyze` wires up.
+        .target(
+            name: "Reporting",
+            dependencies: [
+                "Pipeline", "StatsWire", "Capture", "Decoding", "Ring", "Sketches", "Aggregation", "Alerts", "Feed",
+                "Correlation", "GeoIP", "Interchange",
+            ]
+        ),
+        // The daemon: lifecycle, live aggregation, state snapshots, the stats server (NIO, with
+        // its line decoder) and provider, sd_notify, privilege drop, memory policy, the hash key file.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "StatsWire", "Configuration", "Pipeline", "Reporting",
                 "Capture", "Decoding", "Ring", "Sketches", "Aggregation", "Feed", "Correlation", "GeoIP", "Alerts", "CSensorShims",
                 "Interchange",
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,7 +131,8 @@ let package = Package(
         .executableTarget(
             name: "darknetd",
             dependencies: [
-                "Service", "Capture", "Decoding", "Synth", "GeoIP", "Sketches", "Aggregation", "Interchange",
+                "Daemon", "Configuration", "Pipeline", "Reporting",
+                "Capture", "Decoding", "Synth", "GeoIP", "Sketches", "Aggregation", "Interchange",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -107,13 +140,13 @@ let package = Package(
         // Times read+decode and aggregation separately (docs/benchmarks.md).
         .executableTarget(
             name: "darknet-stages",
-            dependencies: ["Service", "Capture", "Decoding", "Sketches", "Aggregation"],
+            dependencies: ["Daemon", "Pipeline", "Capture", "Decoding", "Sketches", "Aggregation"],
             path: "Benchmarks/Stages"
         ),
         .executableTarget(
             name: "darknetctl",
             dependencies: [
-                "Service",
+                "StatsWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -122,20 +155,30 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding", "Synth"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Decoding", "Synth", "Service", "Sketches", "Ring"]),
+        .testTarget(
+            name: "CaptureTests",
+            dependencies: ["Capture", "Decoding", "Synth", "Pipeline", "Configuration", "Reporting", "Sketches", "Ring"]
+        ),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation", "Sketches", "Decoding", "Synth", "GeoIP"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Service", "Synth", "Decoding", "Capture", "Ring", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Synth", "Decoding", "Capture", "Ring", "TestSupport"]),
         .testTarget(name: "SynthTests", dependencies: ["Synth", "Decoding"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "Decoding", "Synth"]),
         .testTarget(name: "CorrelationTests", dependencies: ["Correlation", "Synth"]),
         .testTarget(name: "FeedTests", dependencies: ["Feed", "Decoding", "GeoIP", "Sketches", "Aggregation", "Interchange"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "Sketches", "Aggregation", "Alerts", "Capture", "Decoding", "Synth"]),
+        // The configuration, reporting, pipeline and daemon modules' unit tests (the former Service).
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "Configuration", "Pipeline", "Reporting", "Daemon", "StatsWire",
+                "Sketches", "Aggregation", "Alerts", "Capture", "Decoding", "Synth",
+            ]
+        ),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange", "Synth", "TestSupport", "CSensorShims"]),
         .testTarget(name: "InterchangeTests", dependencies: ["Interchange"]),
         .testTarget(
             name: "StatsSocketTests",
             dependencies: [
-                "Service", "Interchange", "TestSupport",
+                "StatsWire", "Daemon", "Interchange", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -37,13 +37,14 @@ let package = Package(
                 .product(name: "DarknetDecoding", package: "darknet-sensor"),
             ]
         ),
-        // Input formats and checks of the Service-side targets (snapshot framing,
+        // Input formats and checks of the Configuration and Daemon targets (snapshot framing,
         // configuration round trip), shared with the seed writer.
         .target(
             name: "FuzzServiceSupport",
             dependencies: [
                 "FuzzSupport",
-                .product(name: "DarknetService", package: "darknet-sensor"),
+                .product(name: "DarknetConfiguration", package: "darknet-sensor"),
+                .product(name: "DarknetDaemon", package: "darknet-sensor"),
                 .product(name: "DarknetAggregation", package: "darknet-sensor"),
             ]
         ),
@@ -73,7 +74,7 @@ let package = Package(
             dependencies: [
                 "FuzzSupport",
                 "FuzzServiceSupport",
-                .product(name: "DarknetService", package: "darknet-sensor"),
+                .product(name: "DarknetConfiguration", package: "darknet-sensor"),
             ]
         ),
         // Stats socket: request line parser and the bounded line decoder.
@@ -81,7 +82,8 @@ let package = Package(
             name: "FuzzStatsRequest",
             dependencies: [
                 "FuzzSupport",
-                .product(name: "DarknetService", package: "darknet-sensor"),
+                .product(name: "DarknetStatsWire", package: "darknet-sensor"),
+                .product(name: "DarknetDaemon", package: "darknet-sensor"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
@@ -93,7 +95,8 @@ let package = Package(
             dependencies: [
                 "FuzzSupport",
                 "FuzzServiceSupport",
-                .product(name: "DarknetService", package: "darknet-sensor"),
+                .product(name: "DarknetConfiguration", package: "darknet-sensor"),
+                .product(name: "DarknetDaemon", package: "darknet-sensor"),
                 .product(name: "DarknetAggregation", package: "darknet-sensor"),
                 .product(name: "DarknetAlerts", package: "darknet-sensor"),
                 .product(name: "DarknetDecoding", package: "darknet-sensor"),
@@ -111,7 +114,9 @@ let package = Package(
                 .product(name: "DarknetAggregation", package: "darknet-sensor"),
                 .product(name: "DarknetAlerts", package: "darknet-sensor"),
                 .product(name: "DarknetFeed", package: "darknet-sensor"),
-                .product(name: "DarknetService", package: "darknet-sensor"),
+                .product(name: "DarknetStatsWire", package: "darknet-sensor"),
+                .product(name: "DarknetConfiguration", package: "darknet-sensor"),
+                .product(name: "DarknetDaemon", package: "darknet-sensor"),
             ]
         ),
     ],

@@ -28,10 +28,11 @@
 // Each stage runs RUNS times (default 3); the median is printed as packets/s.
 import Aggregation
 import Capture
-import Synchronization
+import Daemon
 import Decoding
 import Foundation
-import Service
+import Pipeline
+import Synchronization
 
 struct Collector: RecordConsumer {
     var records: [PacketRecord] = []

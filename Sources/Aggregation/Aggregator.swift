@@ -607,7 +607,7 @@ public struct Aggregator: Sendable {
             series.removeFirst()
             seriesDropped &+= 1
         }
-        series.append(SeriesPoint(summary, topPorts: config.seriesTopPorts))
+        series.append(SeriesPoint(summary, topPorts: config.seriesTopPorts, watched: watchedPortMask))
         for i in windows.indices { windows[i].append(summary, bucketLengthNs: buckets.lengthNs) }
         if config.closedBucketQueue > 0 {
             if closedBuckets.count >= config.closedBucketQueue { closedBuckets.removeFirst() }
@@ -676,7 +676,8 @@ public struct SeriesPoint: Sendable, Equatable {
         public var packets: UInt64
     }
 
-    init(_ s: BucketSummary, topPorts limit: Int) {
+    /// `watched`: true at each watched UDP port (`Aggregator.watchedMask` of the configuration).
+    init(_ s: BucketSummary, topPorts limit: Int, watched: [Bool]) {
         startNs = s.startNs
         counters = s.counters
         classes = s.classes
@@ -684,7 +685,7 @@ public struct SeriesPoint: Sendable, Equatable {
         sourcesRelativeError = s.sources.relativeStandardError
         topPorts = Array(s.ports.prefix(limit))
         watchedPorts = s.ports.dropFirst(limit).filter {
-            $0.key.ipProtocol == IPProtocolNumber.udp && Aggregator.defaultWatched.contains($0.key.port)
+            $0.key.ipProtocol == IPProtocolNumber.udp && watched[Int($0.key.port)]
         }
         portCount = s.portCount
         // The 64 busiest countries of the bucket (a bucket can touch all 677 rows).

@@ -2,7 +2,7 @@ import Decoding
 import GeoIP
 import Sketches
 
-// Codable conformances for the daemon's state snapshots (`SnapshotStore` in Service): the
+// Codable conformances for the daemon's state snapshots (`SnapshotStore` in Daemon): the
 // aggregator's rolling windows and everything a `BucketSummary` holds.
 //
 // Decoding validates: a value that decodes is one the aggregator could have produced, so a

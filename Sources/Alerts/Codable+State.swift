@@ -1,7 +1,7 @@
 import Decoding
 
 // The alert stage's learned state, Codable for the daemon's snapshots (`SnapshotStore` in
-// Service): surge baselines, remembered scanners, correlation state, and each gate's dedup
+// Daemon): surge baselines, remembered scanners, correlation state, and each gate's dedup
 // table and rate window.
 //
 // Each type encodes its configuration with its state, so a decoded value is exactly the one

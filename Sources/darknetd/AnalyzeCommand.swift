@@ -1,13 +1,12 @@
 import Aggregation
 import ArgumentParser
 import Capture
+import Configuration
 import Foundation
-import Alerts
-import Feed
 import GeoIP
-import Service
-import Synth
+import Reporting
 import Sketches
+import Synth
 
 extension FeedTimeSource: ExpressibleByArgument {}
 
@@ -118,92 +117,53 @@ struct AnalyzeCommand: ParsableCommand {
         } catch {
             throw fail(error.description)
         }
-        var config = aggregation.config()
-        config.exact = exact
-        if let hashSeed { config.hashSeed = hashSeed == "random" ? SeededHash.random() : SeededHash(hexSeed: hashSeed)! }
-        var feedInput: (events: [FeedEvent], status: FeedStatus, undated: UInt64)?
+        var analysis = OfflineAnalysis(config: aggregation.config())
+        analysis.config.exact = exact
+        if let hashSeed { analysis.config.hashSeed = hashSeed == "random" ? SeededHash.random() : SeededHash(hexSeed: hashSeed)! }
         if let feed {
             do {
-                let format = try FeedFormat.named(feedFormat)
-                let read = try FeedReader.readAll(path: feed, format: format, clock: FeedTimeSource.undatedClock)
-                let (events, undated) = feedTime.resolve(read.events, arrivalNs: FeedReader.wallClockNs())
-                feedInput = (events, read.status, undated)
+                analysis.feed = try OfflineAnalysis.FeedInput.read(path: feed, format: feedFormat, time: feedTime)
             } catch {
                 throw fail(error.description)
             }
-            config.exactSourceCap = 1_000_000
-            config.seriesTopPorts = max(config.seriesTopPorts, config.bucketPorts)
         }
-        config.closedBucketQueue = 1024  // drained after every batch by the alert stage
-        var stage = AlertStage()
-        var feedSeries: FeedSeries?
-        if let feedInput {
-            var series = FeedSeries(timeBuckets: TimeBuckets(lengthSeconds: config.bucketSeconds, utcOffsetSeconds: config.utcOffsetSeconds),
-                                    hasher: config.hashSeed)
-            series.add(feedInput.events)
-            stage.setFeed(series)
-            feedSeries = series
-        }
-        let geoip = try aggregation.openGeoIP()
+        analysis.threads = threads.resolved
         var darknet = SensorConfiguration.Darknet()
         darknet.prefixes = prefix.compactMap { try? CIDRPrefix(parsing: $0) }
-        let run: Pipeline.Run
-        let aggregator: Aggregator
-        if threads.resolved > 1 {
-            var pipeline = ShardedPipeline(shards: threads.resolved)
-            pipeline.darknet = darknet.filter
-            let sharded = pipeline.run(source: source, config: config, geoip: geoip, onBucket: { stage.process($0) })
-            stage.finish()
-            (run, aggregator) = sharded
-        } else {
-            var consumer = AlertingAggregator(aggregator: Aggregator(config: config, geoip: geoip), stage: stage)
-            var pipeline = Pipeline()
-            pipeline.darknet = darknet.filter
-            run = pipeline.run(source: source, consumer: &consumer)
-            consumer.finish()
-            aggregator = consumer.aggregator
-            stage = consumer.stage
-        }
+        analysis.darknet = darknet.filter
+        analysis.top = top
+        analysis.comparison.maxLag = maxLag
+        analysis.comparison.minOverlapBuckets = minOverlap
+        analysis.comparison.feedTime = feedTime
+        analysis.comparison.sensorCountry = sensorCountry.flatMap { CountryCode($0) } ?? .unknown
+        if let top { analysis.comparison.topPorts = top; analysis.comparison.topCountries = top }
+        let geoip = try aggregation.openGeoIP()
+        let result = analysis.run(source: source, geoip: geoip)
         if let export {
             do {
-                try SensorExport.write(aggregator: aggregator, sensor: sensorName, to: export)
+                try SensorExport.write(aggregator: result.aggregator, sensor: sensorName, to: export)
             } catch {
                 throw fail("export: \(error)")
             }
         }
-        var comparisonText: String?
-        var comparisonResult: FeedComparison?
-        var report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
-        let alerts = AlertsSection(stage)
-        report.extraMembers.append(("alerts", { StreamingJSON.writeArray(alerts.rows, to: $0) }))
-        if let feedInput, let series = feedSeries {
-            var options = FeedComparison.Options()
-            options.maxLag = maxLag
-            options.minOverlapBuckets = minOverlap
-            options.feedTime = feedTime
-            options.undatedEvents = feedInput.undated
-            options.sensorCountry = sensorCountry.flatMap { CountryCode($0) } ?? .unknown
-            if let top { options.topPorts = top; options.topCountries = top }
-            let comparison = FeedComparison(aggregator: aggregator, feed: series, status: feedInput.status, options: options)
-            comparison.addMembers(to: &report)
+        if let feedInput = analysis.feed {
             if feedInput.undated > 0 && feedTime == .event {
                 note("feed: \(feedInput.undated) events have no time of their own and were left out of the correlation and the alerts (--feed-time arrival stamps them with the time they are read)")
             }
             if feedInput.status.skippedTotal > 0 {
                 note("feed: skipped \(feedInput.status.skippedTotal) bad lines of \(feedInput.status.lines) (see feed.status in --format json)")
             }
-            comparisonText = TextSummary.comparison(comparison)
-            comparisonResult = comparison
         }
+        let report = result.report, alerts = result.alerts, run = result.run
         if format == .html {
-            FileHandle.standardOutput.write(Data(HTMLReport.render(report: report, comparison: comparisonResult, alerts: alerts).utf8))
+            FileHandle.standardOutput.write(Data(HTMLReport.render(report: report, comparison: result.comparison, alerts: alerts).utf8))
         } else if format == .json {
             let out = OutputBuffer()
             report.writeJSON { out.write($0) }
             out.flush()
         } else {
             print(TextSummary.report(report))
-            if let comparisonText { print(comparisonText) }
+            if let comparison = result.comparison { print(TextSummary.comparison(comparison)) }
             print(TextSummary.alerts(alerts))
         }
         let failed = run.sources.filter { $0.error != nil }

@@ -1,9 +1,10 @@
 import Aggregation
-import Ring
 import ArgumentParser
 import Capture
 import Foundation
-import Service
+import Pipeline
+import Reporting
+import Ring
 
 struct CaptureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

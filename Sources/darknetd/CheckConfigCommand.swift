@@ -1,6 +1,6 @@
 import ArgumentParser
+import Configuration
 import Foundation
-import Service
 
 /// `darknetd check-config FILE`: loads the configuration as `run` would and
 /// prints the effective configuration, or every problem with its key and line.

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Capture
+import Daemon
 import Decoding
 import Foundation
-import Service
+import Pipeline
 
 /// Diagnostic: does the privilege drop work on this machine, and does a
 /// capture handle opened as root keep delivering after it?

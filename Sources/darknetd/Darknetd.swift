@@ -1,5 +1,5 @@
 import ArgumentParser
-import Service
+import Daemon
 
 @main
 struct Darknetd: AsyncParsableCommand {

@@ -1,7 +1,8 @@
 import ArgumentParser
+import Configuration
+import Daemon
 import Foundation
 import Logging
-import Service
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -72,6 +72,22 @@ import Synth
         #expect(a.series[0].portCount == 3)
     }
 
+    /// A series point keeps the configured watched UDP ports beyond its top ports, not the
+    /// default list: 17500 is watched here, 53 is not.
+    @Test func seriesPointKeepsConfiguredWatchedPorts() throws {
+        let c = config {
+            $0.seriesTopPorts = 1
+            $0.watchedUDPPorts = [17500]
+        }
+        var a = Aggregator(config: c)
+        a.add(AggregatorTests.twoBuckets())
+        a.add(udpPacket(from: Net.scanner2, to: Net.darknet(9), sourcePort: 40000, port: 53, payload: [1], at: t0 + 63 * nsPerSecond))
+        a.finish()
+        try #require(a.series.count == 2)
+        #expect(a.series[1].topPorts.map(\.key) == [ProtocolPort(ipProtocol: 17, port: 33333)])
+        #expect(a.series[1].watchedPorts.map(\.key) == [ProtocolPort(ipProtocol: 17, port: 17500)])
+    }
+
     /// Buckets with no packets produce no series point; the next point starts at its own bucket.
     @Test func bucketsFollowPacketTimes() {
         var a = Aggregator()

@@ -2,7 +2,7 @@ import Aggregation
 import Capture
 import Decoding
 import Foundation
-import Service
+import Pipeline
 import Testing
 
 /// `../shared/corpus/pcap/` beside the checkout: real captures from public

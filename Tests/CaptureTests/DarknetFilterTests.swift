@@ -2,7 +2,9 @@ import Aggregation
 import Capture
 import Decoding
 import Foundation
-import Service
+import Configuration
+import Pipeline
+import Reporting
 import Synth
 import Testing
 

@@ -2,7 +2,7 @@ import Aggregation
 import Capture
 import Decoding
 import Foundation
-import Service
+import Pipeline
 import Synth
 import Testing
 

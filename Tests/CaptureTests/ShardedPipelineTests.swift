@@ -3,7 +3,7 @@ import Capture
 import Decoding
 import Foundation
 import Ring
-import Service
+import Pipeline
 import Sketches
 import Synth
 import Testing

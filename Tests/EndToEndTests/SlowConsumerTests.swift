@@ -4,7 +4,7 @@ import Foundation
 import TestSupport
 import Glibc
 import Ring
-import Service
+import Pipeline
 import Synchronization
 import Testing
 

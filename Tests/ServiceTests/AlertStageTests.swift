@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import Alerts
 import Decoding
-@testable import Service
+@testable import Daemon
+@testable import Pipeline
 
 /// The alert stage's window ends (issue 12, finding 7): a rate-limit summary goes out when
 /// its window ends, on the daemon's tick, and a daemon killed after sending it and restarted

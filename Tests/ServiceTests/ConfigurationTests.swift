@@ -4,7 +4,8 @@ import Capture
 import Decoding
 import Foundation
 import Testing
-@testable import Service
+@testable import Configuration
+@testable import Daemon
 import Sketches
 
 /// The repository root (Tests/ServiceTests/THIS → ../..).
@@ -453,7 +454,7 @@ func singleIssue(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocati
         let loaded = try ConfigurationLoader.load(yaml: text)
         #expect(loaded == SensorConfiguration().withEffectiveRules())
         #expect(loaded.effectiveYAML() == text)
-        #expect(SensorDaemon.alertConfigs(loaded) == SensorDaemon.alertConfigs(SensorConfiguration()))
+        #expect(loaded.alertConfigs() == SensorConfiguration().alertConfigs())
     }
 
     @Test func fullConfigurationRoundTrips() throws {

@@ -1,7 +1,10 @@
 import Aggregation
 import Alerts
 import Foundation
-@testable import Service
+@testable import Configuration
+@testable import Daemon
+@testable import Pipeline
+@testable import StatsWire
 import Testing
 
 /// docs/configuration.md and docs/stats-protocol.md name what the code accepts,

@@ -1,6 +1,6 @@
 import Alerts
 import Foundation
-import Service
+import Configuration
 import Testing
 
 /// `check-config` prints what the alert engine will use, not null (issue 12, finding 9).
@@ -35,7 +35,7 @@ import Testing
         config.alerts.rules[.portSurge]?.factor = 7
         config.alerts.rules[.scanCampaign]?.minInternetRate = 50
         let loaded = try ConfigurationLoader.load(yaml: config.effectiveYAML())
-        #expect(SensorDaemon.alertConfigs(loaded) == SensorDaemon.alertConfigs(config))
+        #expect(loaded.alertConfigs() == config.alertConfigs())
         #expect(loaded.alerts.rules[.portSurge]?.factor == 7)
         #expect(loaded.alerts.rules[.portSurge]?.minSources == 20)
     }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Service
+@testable import Configuration
 
 /// Inputs the libFuzzer harnesses (Fuzz/, docs/fuzzing.md) and their authors found,
 /// with what the fixed code must give.

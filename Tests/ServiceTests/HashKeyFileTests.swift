@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import Aggregation
-@testable import Service
+@testable import Daemon
 import Sketches
 
 @Suite struct HashKeyFileTests {

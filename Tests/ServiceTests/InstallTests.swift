@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Service
+@testable import Configuration
 
 /// The folder of the test bundle, which also holds the built executables.
 var buildDirectory: URL {

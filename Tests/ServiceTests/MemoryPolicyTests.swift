@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Testing
-@testable import Service
+@testable import Daemon
 
 @Suite struct MemoryPolicyTests {
     /// Under AddressSanitizer, its allocator replaces glibc's malloc and its

@@ -1,4 +1,4 @@
-import Service
+import Configuration
 import Testing
 
 /// What a reload applies and what it leaves for a restart (issue 12, finding 5).

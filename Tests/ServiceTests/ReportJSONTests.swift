@@ -4,7 +4,7 @@ import Decoding
 import Foundation
 import Synth
 import Testing
-@testable import Service
+@testable import Reporting
 
 @Suite struct ReportJSONTests {
     /// Port rows are written without JSONEncoder for speed; the text must be

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Service
+@testable import Daemon
 
 /// A payload with the kinds of fields the aggregator's state has.
 struct SampleState: Codable, Equatable {

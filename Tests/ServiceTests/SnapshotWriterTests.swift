@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import Testing
-@testable import Service
+@testable import Daemon
 
 /// The daemon's background snapshot writer: saves land on disk, a newer
 /// payload replaces one still waiting, failures are counted, and `submit`

@@ -1,7 +1,7 @@
 import Foundation
 import TestSupport
 import Interchange
-import Service
+import Daemon
 import Testing
 
 /// The real `darknetctl` and `darknetd check-privileges` binaries, run as subprocesses.

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import Testing
-@testable import Service
+@testable import Daemon
 
 /// Inputs the `stats-request` fuzz target (Fuzz/, docs/fuzzing.md) stopped on, fed
 /// exactly as the harness feeds them: byte 0 sets the line limit (8 + byte), byte 1

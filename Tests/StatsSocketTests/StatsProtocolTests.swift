@@ -2,7 +2,8 @@ import Foundation
 import Interchange
 import NIOCore
 import NIOEmbedded
-import Service
+import Daemon
+import StatsWire
 import Testing
 
 @Suite struct StatsProtocolTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Interchange
-import Service
+import Daemon
+import StatsWire
 import TestSupport
 import Testing
 

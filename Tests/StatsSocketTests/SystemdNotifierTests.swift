@@ -1,5 +1,5 @@
 import Foundation
-import Service
+import Daemon
 import Synchronization
 import TestSupport
 import Testing

@@ -1,6 +1,6 @@
 import Foundation
 import Interchange
-import Service
+import Daemon
 import Synchronization
 
 /// A fresh directory under /tmp (short: socket paths are limited to 107 bytes).

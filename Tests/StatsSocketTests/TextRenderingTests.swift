@@ -1,6 +1,6 @@
 import Foundation
 import Interchange
-import Service
+import StatsWire
 import Testing
 
 /// darknetctl's tables for people (issue 12, finding 8): nested values as

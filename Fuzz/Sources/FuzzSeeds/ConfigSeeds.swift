@@ -1,5 +1,5 @@
 import Aggregation
-import Service
+import Configuration
 
 /// Configuration seeds: the effective YAML of the defaults and of a
 /// configuration with every section changed (what `check-config` prints),

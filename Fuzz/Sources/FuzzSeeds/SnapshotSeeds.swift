@@ -3,13 +3,14 @@ import Alerts
 import Decoding
 import Foundation
 import FuzzServiceSupport
-import Service
+import Configuration
+import Daemon
 import Synth
 
 /// A real small snapshot: the windows of an aggregator (the harness's own
 /// configuration) after a few buckets of mixed traffic, and an alert engine
 /// and gate that have seen some buckets. `DaemonSnapshot`'s memberwise
-/// initializer is internal to Service, so the payload is encoded through a
+/// initializer is internal to Daemon, so the payload is encoded through a
 /// mirror with the same coding keys, and checked to decode as the real type.
 enum SnapshotSeeds {
     struct Mirror: Encodable {

@@ -1,4 +1,4 @@
-import Service
+import StatsWire
 
 /// Stats-socket seeds: two control bytes (line limit, read size; see the
 /// harness), then request lines as `darknetctl` sends them.

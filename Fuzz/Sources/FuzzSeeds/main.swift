@@ -19,7 +19,6 @@ import Feed
 import Foundation
 import FuzzServiceSupport
 import FuzzSupport
-import Service
 import Synth
 
 typealias Seed = (name: String, bytes: [UInt8])

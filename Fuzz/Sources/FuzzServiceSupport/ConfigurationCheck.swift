@@ -1,5 +1,5 @@
 import FuzzSupport
-import Service
+import Configuration
 
 /// The `config` target's invariant: loading any text either gives a
 /// configuration whose `effectiveYAML()` loads back to an equal

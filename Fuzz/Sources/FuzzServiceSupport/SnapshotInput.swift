@@ -1,4 +1,5 @@
-import Service
+import Configuration
+import Daemon
 
 /// Input format of the `snapshot` target. A snapshot file ends in a CRC-32C
 /// of everything before it, which random mutation almost never gets right,
@@ -18,7 +19,7 @@ public enum SnapshotInput {
         selector & 1 == 0 ? Array(rest) : frame(payload: Array(rest))
     }
 
-    /// `SnapshotStore`'s layout (Sources/Service/Snapshot.swift): magic,
+    /// `SnapshotStore`'s layout (Sources/Daemon/Snapshot.swift): magic,
     /// format version 1, payload version, payload length, payload, CRC-32C;
     /// integers big-endian.
     public static func frame(payload: [UInt8], payloadVersion: UInt32 = DaemonSnapshot.payloadVersion) -> [UInt8] {

@@ -17,7 +17,8 @@ import Decoding
 import Foundation
 import FuzzServiceSupport
 import FuzzSupport
-import Service
+import Configuration
+import Daemon
 
 let store = SnapshotStore<DaemonSnapshot>(directory: "/nonexistent", name: "darknetd.state",
                                           payloadVersion: DaemonSnapshot.payloadVersion)

@@ -12,7 +12,8 @@ import Foundation
 import FuzzSupport
 import NIOCore
 import NIOEmbedded
-import Service
+import Daemon
+import StatsWire
 
 /// What a correct decoder yields for `stream` with limit `max`, as one line
 /// model: lines end at `\n`; a trailing `\r` is dropped; a line over `max`

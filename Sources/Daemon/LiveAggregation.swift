@@ -1,13 +1,16 @@
 import Aggregation
 import Alerts
 import Capture
+import Configuration
 import Correlation
 import Decoding
 import Feed
 import Foundation
+import Interchange
+import Pipeline
+import Reporting
 import Ring
 import Synchronization
-import Interchange
 
 /// One capture ring's consumer end (a class, so an array can hold the
 /// non-copyable `Consumer`).

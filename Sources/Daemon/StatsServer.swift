@@ -1,8 +1,9 @@
 import Foundation
+import Interchange
 import NIOCore
 import NIOPosix
+import StatsWire
 import Synchronization
-import Interchange
 
 /// Why the stats server would not start; one line each, naming the path.
 public enum StatsServerError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -487,24 +488,5 @@ enum SocketFile {
         let code = getgrnam_r(name, &group, &buffer, buffer.count, &result)
         guard code == 0, let result else { throw StatsServerError.unknownGroup(name) }
         return result.pointee.gr_gid
-    }
-}
-
-/// Calls `body` with a `sockaddr_un` for `path`; nil if the path does not fit.
-/// A leading "@" names an abstract socket (no file; the address is not NUL-terminated).
-func withUnixAddress<R>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R? {
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    var bytes = Array(path.utf8)
-    let abstract = bytes.first == UInt8(ascii: "@")
-    if abstract { bytes[0] = 0 }
-    let capacity = MemoryLayout.size(ofValue: address.sun_path)
-    guard bytes.count < capacity || (abstract && bytes.count <= capacity) else { return nil }
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        raw.copyBytes(from: bytes)
-    }
-    let length = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)! + bytes.count + (abstract ? 0 : 1)
-    return withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(length)) }
     }
 }

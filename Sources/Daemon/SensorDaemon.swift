@@ -1,17 +1,21 @@
 import Aggregation
 import Alerts
 import Capture
+import Configuration
 import Decoding
 import Feed
 import Foundation
 import GeoIP
+import Interchange
 import Logging
+import Pipeline
+import Reporting
 import Ring
 import ServiceLifecycle
+import Sketches
+import StatsWire
 import Synchronization
 import UnixSignals
-import Interchange
-import Sketches
 
 /// `darknetd run`: opens the capture handles, drops privileges, restores
 /// state, starts the capture threads, the aggregation thread and the stats
@@ -101,7 +105,7 @@ public final class SensorDaemon: Sendable {
         // The daemon reads windows, not a whole-period series: keep the series to the longest window.
         aggregationConfig.maxSeriesBuckets = aggregationConfig.windowBuckets.max() ?? 1440
         var aggregator = Aggregator(config: aggregationConfig, geoip: geoip)
-        let (engineConfig, gateConfig, disabled) = SensorDaemon.alertConfigs(c)
+        let (engineConfig, gateConfig, disabled) = c.alertConfigs()
         let sinks = try SensorDaemon.sinks(c, logger: logger)
         var stage = AlertStage(engine: engineConfig, gate: gateConfig, sinks: sinks)
         stage.disable(disabled)
@@ -219,32 +223,6 @@ public final class SensorDaemon: Sendable {
         }
     }
 
-    public static func alertConfigs(_ c: SensorConfiguration) -> (AlertEngineConfig, AlertGateConfig, Set<String>) {
-        var engine = AlertEngineConfig()
-        func apply(_ rule: AlertRuleID, to config: inout SurgeRuleConfig) {
-            guard let s = c.alerts.rules[rule] else { return }
-            if let v = s.minPackets { config.minPackets = v }
-            if let v = s.minSources { config.minSources = v }
-            if let v = s.factor { config.minRatio = v }
-            if let v = s.deviations { config.k = v }
-            if let v = s.warmupBuckets { config.warmUpBuckets = v }
-        }
-        apply(.dnsOpenResolverSurge, to: &engine.surges.dns)
-        apply(.reflectionScanSurge, to: &engine.surges.reflection)
-        apply(.portSurge, to: &engine.surges.port)
-        engine.surges.portSurgeEnabled = c.alerts.rules[.portSurge]?.enabled ?? true
-        if let s = c.alerts.rules[.scanCampaign], let v = s.minInternetRate { engine.scanCampaign.minInternetRate = v }
-        if let s = c.alerts.rules[.backscatterDoS], let v = s.minPackets { engine.backscatter.minPackets = v }
-        if let s = c.alerts.rules[.correlatedSurge], let v = s.lagBuckets { engine.correlation.lagBuckets = v }
-        engine.correlation.enabled = [AlertRuleID.correlatedSurge, .sensorOnlySurge, .feedOnlySurge]
-            .contains { c.alerts.rules[$0]?.enabled ?? true }
-        var gate = AlertGateConfig()
-        gate.cooldownSeconds = c.alerts.cooldownSeconds
-        gate.maxAlertsPerWindow = c.alerts.ratePerMinute
-        let disabled = Set(c.alerts.rules.filter { !$0.value.enabled }.map(\.key.rawValue))
-        return (engine, gate, disabled)
-    }
-
     static func sinks(_ c: SensorConfiguration, logger: Logger,
                       environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AlertSinks {
         let delivery = DeliveryConfig(queueLimit: c.alerts.queueLimit,
@@ -304,7 +282,7 @@ public final class SensorDaemon: Sendable {
             return plan
         }
         live.pendingRestart.withLock { $0 = plan.pendingRestart }
-        live.requestReload(alerts: SensorDaemon.alertConfigs(plan.running))
+        live.requestReload(alerts: plan.running.alertConfigs())
         logger.info("reloaded feed and alert rules", metadata: [
             "changed": "\(plan.applied.isEmpty ? "none" : plan.applied.joined(separator: ","))"])
         if !plan.pendingRestart.isEmpty {

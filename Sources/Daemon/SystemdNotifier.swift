@@ -1,4 +1,5 @@
 import Foundation
+import StatsWire
 import Synchronization
 
 /// The sd_notify protocol, spoken directly (no libsystemd): each message is

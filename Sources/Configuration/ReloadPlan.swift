@@ -5,7 +5,7 @@ import Foundation
 /// cannot apply until one.
 ///
 /// `applying(_:)` is the single definition of what a reload applies (the alert
-/// rules, the cooldown and the rate limit, which `SensorDaemon.alertConfigs`
+/// rules, the cooldown and the rate limit, which `SensorConfiguration.alertConfigs()`
 /// turns into the alert stage's settings); every other key is read once at
 /// start-up. The keys that need a restart are found, not listed: the
 /// configuration the daemon runs after the reload is printed as

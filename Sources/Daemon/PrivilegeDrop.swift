@@ -110,7 +110,6 @@ public struct PrivilegeDropError: Error, Sendable, Equatable, CustomStringConver
 /// calling thread, so a retained CAP_NET_RAW is effective on this thread only.
 public enum PrivilegeDrop {
     public static let capNetRaw: Int32 = 13
-    public static let capSetGID: Int32 = 6
 
     /// The user's uid, primary gid and canonical name.
     public static func lookup(user: String) throws(PrivilegeDropError) -> (name: String, uid: uid_t, gid: gid_t) {

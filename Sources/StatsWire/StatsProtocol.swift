@@ -142,7 +142,7 @@ public enum StatsProtocol {
         return out + "\""
     }
 
-    static func isJSONWhitespace(_ byte: UInt8) -> Bool {
+    package static func isJSONWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 }

@@ -4,9 +4,11 @@ import Capture
 import Correlation
 import Decoding
 import Foundation
-import Ring
 import Interchange
+import Pipeline
+import Ring
 import Sketches
+import StatsWire
 
 /// The `packets` member of the JSON report (docs/json-schema.md).
 public struct PacketsSection: Codable, Sendable, Equatable {
@@ -236,7 +238,7 @@ public struct DistinctSection: Codable, Sendable, Equatable {
     public var relativeError: Double
     public var exact: Bool = false
 
-    init(_ h: HyperLogLog) {
+    package init(_ h: HyperLogLog) {
         estimate = UInt64(h.estimate.rounded())
         relativeError = h.relativeStandardError
     }
@@ -268,7 +270,7 @@ public struct PortRow: Codable, Sendable, Equatable {
             + "\"destinations\":\(destinations),\"packets\":\(packets),\"port\":\(port),\"proto\":\"\(proto)\",\"sources\":\(sources)}"
     }
 
-    init(key: ProtocolPort, row: PortTable.Row) {
+    package init(key: ProtocolPort, row: PortTable.Row) {
         proto = ProtocolName.name(key.ipProtocol)
         port = key.port
         packets = row.packets
@@ -293,7 +295,7 @@ public struct CountriesSection: Codable, Sendable, Equatable {
     public var database: String?
     public var rows: [Row]
 
-    init(_ a: Aggregator) {
+    package init(_ a: Aggregator) {
         database = a.countryCache.database?.path
         rows = a.countries.nonEmptyRows().map {
             Row(country: $0.code.description, packets: $0.row.packets, bytes: $0.row.bytes, sources: $0.row.sources, classes: $0.row.classes)
@@ -319,7 +321,7 @@ public struct SourceRow: Codable, Sendable, Equatable {
     public var classes: [String]
     public var fingerprint: String?
 
-    init(entry: SpaceSaving<IPAddress>.Entry, detail: SourceDetail?) {
+    package init(entry: SpaceSaving<IPAddress>.Entry, detail: SourceDetail?) {
         address = entry.key.description
         packets = entry.count
         packetsError = entry.error
@@ -368,7 +370,7 @@ public struct ScansSection: Codable, Sendable, Equatable {
     public var timeoutSeconds: Int64
     public var minInternetRate: Double
 
-    init(_ d: ScanDetector) {
+    package init(_ d: ScanDetector) {
         let report = d.report()
         count = d.episodeCount
         episodes = report.map {
@@ -413,7 +415,7 @@ public struct BackscatterSection: Codable, Sendable, Equatable {
     public var count: UInt64
     public var attacks: [Attack]
 
-    init(_ d: BackscatterDetector) {
+    package init(_ d: BackscatterDetector) {
         let report = d.report()
         count = d.attackCount
         attacks = report.map {
@@ -430,6 +432,12 @@ public struct SeriesSection: Codable, Sendable, Equatable {
             public var proto: String
             public var port: UInt16
             public var packets: UInt64
+
+            package init(proto: String, port: UInt16, packets: UInt64) {
+                self.proto = proto
+                self.port = port
+                self.packets = packets
+            }
         }
 
         public var start: String
@@ -447,6 +455,22 @@ public struct SeriesSection: Codable, Sendable, Equatable {
         /// Ports with packets in the bucket.
         public var portCount: Int
 
+        package init(start: String, packets: UInt64, bytes: UInt64, decoded: UInt64, tcp: UInt64, udp: UInt64,
+                     icmp: UInt64, icmpv6: UInt64, sources: UInt64, classes: ClassCounts, ports: [Port], portCount: Int) {
+            self.start = start
+            self.packets = packets
+            self.bytes = bytes
+            self.decoded = decoded
+            self.tcp = tcp
+            self.udp = udp
+            self.icmp = icmp
+            self.icmpv6 = icmpv6
+            self.sources = sources
+            self.classes = classes
+            self.ports = ports
+            self.portCount = portCount
+        }
+
         enum CodingKeys: String, CodingKey {
             case start, packets, bytes, decoded, tcp, udp, icmp, icmpv6, sources, classes, ports
             case portCount = "port_count"
@@ -462,7 +486,7 @@ public struct SeriesSection: Codable, Sendable, Equatable {
     /// Buckets with packets, oldest first (empty buckets are omitted).
     public var buckets: [Bucket]
 
-    init(_ a: Aggregator) {
+    package init(_ a: Aggregator) {
         bucketSeconds = a.buckets.lengthSeconds
         utcOffsetSeconds = a.buckets.utcOffsetSeconds
         sourcesRelativeError = HyperLogLog(precision: 12).relativeStandardError
@@ -537,7 +561,7 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
         }
     }
 
-    init(_ a: Aggregator) {
+    package init(_ a: Aggregator) {
         distinctPairs = Table(capacity: a.pairs.capacity, evictions: a.pairs.evictions, exact: a.pairs.isExact)
         topSources = TopSources(capacity: a.topSources.capacity, maxError: a.topSources.maxError, exact: a.topSources.isExact)
         sourceDetails = Table(capacity: a.sourceDetails.capacity, evictions: a.sourceDetails.evictions, exact: a.sourceDetails.evictions == 0)
@@ -564,10 +588,6 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
         case portDestinations = "port_destinations"
         case shards
     }
-}
-
-public enum SensorVersion {
-    public static let string = "0.1.0"
 }
 
 /// Human-readable summaries for `--format text` and the live status line.

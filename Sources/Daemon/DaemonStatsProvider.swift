@@ -3,7 +3,10 @@ import Alerts
 import Feed
 import Foundation
 import Interchange
+import Pipeline
+import Reporting
 import Sketches
+import StatsWire
 
 /// What `darknetd run` keeps across restarts: the rolling windows and the
 /// alert baselines/dedup state (docs/operations.md).
