@@ -200,6 +200,9 @@ public final class LiveAggregation: @unchecked Sendable {
         }
         aggregator.finish()
         processClosedBuckets()
+        for line in stage.undeliveredAtStop() {
+            FileHandle.standardError.write(Data("darknetd: \(line)\n".utf8))
+        }
         publish(full: true)
         saveSnapshot()
         snapshots?.flush()

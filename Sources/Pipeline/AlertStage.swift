@@ -153,6 +153,20 @@ public struct AlertStage: Sendable {
     /// backoff is over, even when no new alert comes. Call it about once a second.
     public func retryDeliveries() { sinks?.retry() }
 
+    /// At a stop: one last attempt at every queued alert, then one line per
+    /// sink that still holds some, so that none is lost without a word
+    /// (they are not persisted; docs/alerts.md). Returns the lines.
+    public func undeliveredAtStop() -> [String] {
+        guard let sinks else { return [] }
+        sinks.retry()
+        return sinks.all.compactMap { sink in
+            let queued = sink.counters.queued
+            guard queued > 0 else { return nil }
+            return "alerts: \(queued) alert\(queued == 1 ? "" : "s") still queued for the \(sink.name) sink at stop, not delivered"
+                + (sink.counters.lastError.map { " (last error: \($0))" } ?? "")
+        }
+    }
+
     mutating func emit(_ alert: Alert) {
         if alert.rule == .alertRateLimited { ledger?.record(.rateLimit, windowStartNs: alert.timeNs) }
         if disabledRules.contains(alert.rule.rawValue) {

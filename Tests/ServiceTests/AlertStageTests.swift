@@ -36,6 +36,20 @@ import Decoding
         try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map { try AlertJSON.decode(line: String($0)) }
     }
 
+    /// Alerts still queued for a sink that is down when the daemon stops are named, not lost silently.
+    @Test func alertsQueuedAtStopAreNamed() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sink = AlertSink(name: "syslog", transport: SyslogWriter(config: SyslogConfig(path: dir + "/no-such-socket")))
+        var stage = AlertStage(sinks: AlertSinks(syslog: sink, jsonLines: nil))
+        stage.deliver(notices(3, at: Self.windowStart))
+        #expect(sink.counters.queued == 3)
+        let lines = stage.undeliveredAtStop()
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix("alerts: 3 alerts still queued for the syslog sink at stop, not delivered") == true, "\(lines)")
+        #expect(AlertStage().undeliveredAtStop().isEmpty, "no sinks: nothing to say")
+    }
+
     @Test func theSummaryGoesOutWhenTheWindowEnds() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
