@@ -92,7 +92,7 @@ public struct ShardedPipeline: Sendable {
         var finals: [Aggregator] = []
         for i in results.indices { finals.append(results[i].take()!) }
         results = []
-        return (run, Aggregator.merged(finals, summaries: merged, config: config))
+        return (run, Aggregator.merged(consume finals, summaries: merged, config: config))
     }
 }
 
