@@ -100,8 +100,8 @@ public struct ShardedPipeline: Sendable {
 /// closed buckets, its progress and finally the aggregator itself to the
 /// merging thread (under a lock: once a drain at most, never per record).
 final class ShardWorker: @unchecked Sendable {
-    // @unchecked Sendable: `handed` is behind a Mutex; the rest is immutable
-    // or touched only by the shard's own thread.
+    // @unchecked Sendable: `handed` is touched only under `lock`; the rest is
+    // immutable or touched only by the shard's own thread.
 
     struct Handed: @unchecked Sendable {
         var summaries: [BucketSummary] = []
@@ -113,7 +113,10 @@ final class ShardWorker: @unchecked Sendable {
         var counters = PacketCounters()
     }
 
-    private let handed = Mutex<Handed>(Handed())
+    /// An NSLock (a pthread mutex), not `Synchronization.Mutex`: ThreadSanitizer
+    /// does not see the futex under the latter and would report its accesses as races.
+    private let lock = NSLock()
+    private var handed = Handed()
 
     init(index: Int, ring: SPSCRing<PacketRecord>, engine: CaptureEngine, config: AggregationConfig,
          geoip: GeoIPDatabase?, drainLimit: Int) {
@@ -126,22 +129,21 @@ final class ShardWorker: @unchecked Sendable {
 
     /// What the shard has handed over since the last call.
     func take() -> Handed {
-        handed.withLock { h in
-            defer {
-                h.summaries.removeAll()
-                h.result = nil  // the caller owns it now: no second reference to copy on write
-            }
-            return h
-        }
+        lock.lock()
+        defer { lock.unlock() }
+        let taken = handed
+        handed.summaries.removeAll()
+        handed.result = nil  // the caller owns it now: no second reference to copy on write
+        return taken
     }
 
     private func hand(_ summaries: [BucketSummary], progress: Int64, counters: PacketCounters, result: Aggregator? = nil) {
-        handed.withLock { h in
-            h.summaries += summaries
-            h.counters = counters
-            if progress > h.progress { h.progress = progress }
-            if let result { h.result = result }
-        }
+        lock.lock()
+        defer { lock.unlock() }
+        handed.summaries += summaries
+        handed.counters = counters
+        if progress > handed.progress { handed.progress = progress }
+        if let result { handed.result = result }
     }
 
     private func work(ring: SPSCRing<PacketRecord>, engine: CaptureEngine, aggregator initial: Aggregator, drainLimit: Int) {

@@ -315,45 +315,47 @@ public func backoffSleepMicroseconds(_ attempt: Int) -> UInt32 {
 /// ring's staged batch.
 public struct ShardedProducer<Element: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
     // @unchecked Sendable: like `SPSCRing.Producer`, used by one thread at a time.
+
+    /// One ring's producer in a box, so an array can hold the non-copyable
+    /// producers. Only the producing thread touches it, so the dynamic
+    /// exclusivity check on each access (a runtime call per record) is dropped.
+    @usableFromInline
+    final class Box {
+        @usableFromInline @exclusivity(unchecked) var producer: SPSCRing<Element>.Producer
+        init(_ producer: consuming SPSCRing<Element>.Producer) { self.producer = producer }
+    }
+
     public let count: Int
-    @usableFromInline let producers: UnsafeMutablePointer<SPSCRing<Element>.Producer>
+    @usableFromInline let boxes: [Box]
 
     /// Takes the one producer of each ring (traps if one was taken already).
     public init(rings: [SPSCRing<Element>]) {
         precondition(!rings.isEmpty, "a sharded producer needs at least one ring")
         count = rings.count
-        producers = .allocate(capacity: rings.count)
-        for (i, ring) in rings.enumerated() { (producers + i).initialize(to: ring.makeProducer()) }
+        boxes = rings.map { Box($0.makeProducer()) }
     }
 
     /// One ring's producer, as a set of one.
     public init(_ producer: consuming SPSCRing<Element>.Producer) {
         count = 1
-        producers = .allocate(capacity: 1)
-        producers.initialize(to: producer)
-    }
-
-    deinit {
-        producers.deinitialize(count: count)
-        producers.deallocate()
+        boxes = [Box(producer)]
     }
 
     /// `SPSCRing.Producer.stage` on ring `shard` (0 ..< count).
     @inlinable
     @discardableResult
     public mutating func stage(shard: Int, policy: FullRingPolicy, _ fill: (inout Element) -> Void) -> Bool {
-        precondition(shard >= 0 && shard < count, "shard out of range")
-        return producers[shard].stage(policy: policy, fill)
+        boxes[shard].producer.stage(policy: policy, fill)
     }
 
     /// Publishes every ring's staged batch.
     @inlinable
     public mutating func publish() {
-        for i in 0..<count { producers[i].publish() }
+        for box in boxes { box.producer.publish() }
     }
 
     /// Publishes and finishes every ring.
     public mutating func finish() {
-        for i in 0..<count { producers[i].finish() }
+        for box in boxes { box.producer.finish() }
     }
 }
