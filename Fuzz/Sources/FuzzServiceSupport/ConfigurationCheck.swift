@@ -2,8 +2,10 @@ import FuzzSupport
 import Configuration
 
 /// The `config` target's invariant: loading any text either gives a
-/// configuration whose `effectiveYAML()` loads back to an equal
-/// configuration (what `darknetd check-config` promises), or throws a
+/// configuration whose `effectiveYAML()` loads back to the same
+/// configuration with every rule threshold the engine uses spelled out
+/// (`withEffectiveRules()`: what `darknetd check-config` promises, running the
+/// same alert engine), or throws a
 /// `ConfigurationError` that names at least one issue, each with a message.
 public enum ConfigurationCheck {
     public static func check(_ text: String) {
@@ -24,7 +26,9 @@ public enum ConfigurationCheck {
             invariant(false, "effectiveYAML() of an accepted configuration does not load: \(error)\n--- effective:\n\(effective)")
             return
         }
-        invariant(again == config, "effectiveYAML() loads back to a different configuration\n--- effective:\n\(effective)")
+        invariant(again == config.withEffectiveRules(),
+                  "effectiveYAML() loads back to a different configuration\n--- effective:\n\(effective)")
+        invariant(again.alertConfigs() == config.alertConfigs(), "effectiveYAML() runs a different alert engine\n--- effective:\n\(effective)")
         invariant(again.effectiveYAML() == effective, "effectiveYAML() is not stable across a round trip")
     }
 }
