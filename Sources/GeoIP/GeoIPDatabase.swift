@@ -174,15 +174,14 @@ public final class GeoIPDatabase: @unchecked Sendable {
     /// tree, invalid data) instead of hiding them. Not-found, a missing key
     /// and a malformed code are still `.unknown`.
     public func lookupCountry(of address: IPAddress) throws(GeoIPError) -> CountryCode {
-        // An IPv4-only tree cannot answer IPv6; libmaxminddb would report
-        // that as an error, but for us it is simply "not known".
-        if isIPv4Only && !address.isIPv4 { return .unknown }
         if address.isIPv4, let ipv4Ranges { return ipv4Ranges.country(of: address.ipv4) }
         return try treeCountry(of: address)
     }
 
     /// `lookupCountry` by a walk of the search tree (what libmaxminddb does).
     func treeCountry(of address: IPAddress) throws(GeoIPError) -> CountryCode {
+        // An IPv4-only tree cannot answer IPv6; libmaxminddb would report
+        // that as an error, but for us it is simply "not known".
         if isIPv4Only && !address.isIPv4 { return .unknown }
         var status: Int32 = MMDB_SUCCESS
         var result = GeoIPDatabase.lookup(mmdb, address, &status)

@@ -66,11 +66,9 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(name: .long, help: "Exact per-source tables instead of the sketches (slower; the oracle for docs/sketches.md's bounds).")
     var exact = false
 
-    @Option(name: .long, help: "Aggregation threads (shards by source): N, or 'auto' (the cores left after the capture thread, at least 1). Default 1.")
-    var threads: AggregationThreads = .count(1)
 
     func validate() throws {
-        if exact && threads.resolved > 1 { throw ValidationError("--exact runs in one thread: its pair table does not merge across shards") }
+        if exact && aggregation.threads.resolved > 1 { throw ValidationError("--exact runs in one thread: its pair table does not merge across shards") }
         if pcap.isEmpty && !demo { throw ValidationError("give at least one capture with --pcap FILE, or --demo") }
         if !pcap.isEmpty && demo { throw ValidationError("--demo replaces --pcap; give one or the other") }
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
@@ -127,7 +125,7 @@ struct AnalyzeCommand: ParsableCommand {
                 throw fail(error.description)
             }
         }
-        analysis.threads = threads.resolved
+        analysis.threads = aggregation.threads.resolved
         var darknet = SensorConfiguration.Darknet()
         darknet.prefixes = prefix.compactMap { try? CIDRPrefix(parsing: $0) }
         analysis.darknet = darknet.filter

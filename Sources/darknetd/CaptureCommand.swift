@@ -44,8 +44,6 @@ struct CaptureCommand: ParsableCommand {
 
     @OptionGroup var aggregation: AggregationOptions
 
-    @Option(name: .long, help: "Aggregation threads (shards by source): N, or 'auto' (the cores left after the capture thread, at least 1). Default 1.")
-    var threads: AggregationThreads = .count(1)
 
     func validate() throws {
         if format == .html { throw ValidationError("--format html is for analyze; capture prints text or json") }
@@ -94,8 +92,8 @@ struct CaptureCommand: ParsableCommand {
         }
         let run: Pipeline.Run
         let aggregator: Aggregator
-        if threads.resolved > 1 {
-            (run, aggregator) = ShardedPipeline(shards: threads.resolved).run(
+        if aggregation.threads.resolved > 1 {
+            (run, aggregator) = ShardedPipeline(shards: aggregation.threads.resolved).run(
                 source: .live(handle), config: aggregation.config(), geoip: geoip, packetLimit: count,
                 tickInterval: .milliseconds(100), tick: tick, onStart: onStart)
         } else {

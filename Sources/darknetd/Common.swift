@@ -49,6 +49,9 @@ struct AggregationOptions: ParsableArguments {
     @Flag(name: .long, help: "Aggregate sources to /24 (IPv4) and /48 (IPv6).")
     var sourcePrefixes = false
 
+    @Option(name: .long, help: "Aggregation threads (shards by source): N, or 'auto' (the cores left after the capture thread, at least 1). Default 1.")
+    var threads: AggregationThreads = .count(1)
+
     @Option(name: .long, help: "MaxMind-format country database (.mmdb) for per-country figures (default: the one scripts/install-deps.sh installs, if present; 'none': no database).")
     var geoip: String?
 
