@@ -638,10 +638,18 @@ public struct Aggregator: Sendable {
         return closedBuckets
     }
 
-    /// Closes the open bucket if `now` is past its end: the live daemon's
-    /// clock tick, so a quiet bucket still closes on time.
+    /// Closes the open bucket if `now` is past its end: the clock's tick, so
+    /// a quiet bucket still closes on time. With no bucket open, every bucket
+    /// before `now`'s counts as passed: a packet of one of them arriving later
+    /// is late (counted in the bucket after), as after a bucket closed, so a
+    /// shard that passed a bucket by the clock never hands it in afterwards.
     public mutating func advance(to now: Int64) {
-        guard let open = currentBucket, buckets.index(of: now) > open else { return }
+        let bucket = buckets.index(of: now)
+        guard let open = currentBucket else {
+            closedThrough = Swift.max(closedThrough ?? .min, bucket &- 1)
+            return
+        }
+        guard bucket > open else { return }
         closeBucket()
     }
 

@@ -258,10 +258,10 @@ public enum AggregationThreads: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The number of shards on this machine.
-    public var resolved: Int {
+    /// The number of shards on this machine, beside `captureThreads` capture threads.
+    public func resolved(captureThreads: Int = 1) -> Int {
         switch self {
-        case .auto: Swift.max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        case .auto: Swift.max(1, ProcessInfo.processInfo.activeProcessorCount - captureThreads)
         case .count(let n): n
         }
     }

@@ -75,6 +75,9 @@ public struct SensorConfiguration: Sendable, Equatable {
         public var sourceDetailCapacity: Int = 1 << 16
         public var pairSlots: Int = 1 << 22
         public var sourcePrefixes: Bool = false
+        /// Aggregation shards (threads): auto is the cores left after the
+        /// capture threads (one per interface), at least 1.
+        public var threads: AggregationThreads = .auto
         /// The hashing key; nil: see `SensorConfiguration.aggregationConfig(seedIfUnset:)`.
         public var hashSeed: SeededHash?
         public var scan = ScanDetector.Config()

@@ -306,6 +306,15 @@ final class Reader {
         m.int("source_detail_capacity", &a.sourceDetailCapacity, 1...(1 << 26))
         m.int("pair_slots", &a.pairSlots, 64...(1 << 28))
         m.bool("source_prefixes", &a.sourcePrefixes)
+        if let node = m.value("threads") {
+            if let text = m.scalarText(node, "threads", expected: "auto or a number of threads from 1 to 64") {
+                if let threads = AggregationThreads(text) {
+                    a.threads = threads
+                } else {
+                    issue(m.key("threads"), node, "expected auto or a whole number from 1 to 64, got \"\(text)\"")
+                }
+            }
+        }
         if let node = m.value("hash_seed") {
             if Reader.isNull(node) {
                 a.hashSeed = nil

@@ -42,6 +42,8 @@ extension SensorConfiguration {
             w.line("source_detail_capacity", "\(aggregation.sourceDetailCapacity)")
             w.line("pair_slots", "\(aggregation.pairSlots)")
             w.line("source_prefixes", "\(aggregation.sourcePrefixes)")
+            w.line("threads", YAMLWriter.quote(aggregation.threads.description),
+                   comment: aggregation.threads == .auto ? "\(aggregation.threads.resolved(captureThreads: max(1, capture.interfaces.count))) on this machine" : nil)
             w.line("hash_seed", YAMLWriter.optional(aggregation.hashSeed?.description))
             w.section("scan") { s in
                 s.line("min_destinations", "\(aggregation.scan.minDestinations)")

@@ -53,7 +53,7 @@ public struct DaemonStatsProvider: StatsProvider {
         switch command {
         case "status":
             return .data(encode(Status(version: version, uptimeSeconds: Double(LiveAggregation.now() - startedNs) / 1e9,
-                                       started: RFC3339.format(startedNs), interfaces: state.interfaces,
+                                       started: RFC3339.format(startedNs), interfaces: state.interfaces, shards: state.shards,
                                        packets: state.packets, feed: state.feed, alerts: state.alerts?.count ?? 0,
                                        snapshotsSaved: live.snapshotsSaved,
                                        pendingRestart: live.pendingRestart.withLock { $0 })))
@@ -90,6 +90,8 @@ public struct DaemonStatsProvider: StatsProvider {
         var uptimeSeconds: Double
         var started: String
         var interfaces: [PublishedState.InterfaceStatus]
+        /// The aggregation shards: each one's rings (all interfaces) and packets.
+        var shards: [PublishedState.ShardStatus]
         var packets: PacketsSection
         var feed: FeedStatusBox?
         var alerts: UInt64
@@ -98,11 +100,12 @@ public struct DaemonStatsProvider: StatsProvider {
         var pendingRestart: [String]
 
         init(version: String, uptimeSeconds: Double, started: String, interfaces: [PublishedState.InterfaceStatus],
-             packets: PacketsSection, feed: FeedStatus?, alerts: UInt64, snapshotsSaved: Int, pendingRestart: [String]) {
+             shards: [PublishedState.ShardStatus], packets: PacketsSection, feed: FeedStatus?, alerts: UInt64, snapshotsSaved: Int, pendingRestart: [String]) {
             self.version = version
             self.uptimeSeconds = uptimeSeconds
             self.started = started
             self.interfaces = interfaces
+            self.shards = shards
             self.packets = packets
             self.feed = feed.map(FeedStatusBox.init)
             self.alerts = alerts
@@ -111,7 +114,7 @@ public struct DaemonStatsProvider: StatsProvider {
         }
 
         enum CodingKeys: String, CodingKey {
-            case version, started, interfaces, packets, feed, alerts
+            case version, started, interfaces, shards, packets, feed, alerts
             case uptimeSeconds = "uptime_seconds"
             case snapshotsSaved = "snapshots_saved"
             case pendingRestart = "pending_restart"
@@ -192,6 +195,10 @@ public struct DaemonStatsProvider: StatsProvider {
                  samples: s.interfaces.map { ([("interface", $0.name)], Double($0.kernel.interfaceDropped)) })
         m.family("darknet_ring_dropped_total", .counter, help: "Records dropped because the ring was full.",
                  samples: s.interfaces.map { ([("interface", $0.name)], Double($0.ring.ringDropped)) })
+        m.family("darknet_shard_packets_total", .counter, help: "Records counted by each aggregation shard.",
+                 samples: s.shards.map { ([("shard", "\($0.shard)")], Double($0.packets)) })
+        m.family("darknet_shard_ring_dropped_total", .counter, help: "Records dropped because a shard's ring was full (all interfaces).",
+                 samples: s.shards.map { ([("shard", "\($0.shard)")], Double($0.ring.ringDropped)) })
         m.single("darknet_sources_estimate", .gauge, help: "Distinct sources since start (HyperLogLog, 0.81% standard error).",
                  value: Double(s.sourcesEstimate))
         m.single("darknet_window_packets", .gauge, help: "Packets in the first rolling window.", value: Double(s.window.packets))

@@ -6,24 +6,43 @@ import Correlation
 import Decoding
 import Feed
 import Foundation
+import GeoIP
 import Interchange
 import Pipeline
 import Reporting
 import Ring
 import Synchronization
 
-/// One capture ring's consumer end (a class, so an array can hold the
-/// non-copyable `Consumer`).
-final class RingDrain {
-    var consumer: SPSCRing<PacketRecord>.Consumer
-    let ring: SPSCRing<PacketRecord>
-    let engine: CaptureEngine
+/// The capture side of the daemon's aggregation: one capture engine per
+/// interface, each dealing records to one ring per aggregation shard by a
+/// keyed hash of the source (`ShardRouter`). `rings[e][s]` is engine e's ring
+/// to shard s.
+public struct CaptureShards: Sendable {
+    public let engines: [CaptureEngine]
+    public let rings: [[SPSCRing<PacketRecord>]]
+    public let shards: Int
 
-    init(ring: SPSCRing<PacketRecord>, engine: CaptureEngine) {
-        self.ring = ring
-        self.consumer = ring.makeConsumer()
-        self.engine = engine
+    /// Engines for `handles` dealing to `shards` shards, with rings of
+    /// `ringCapacity` slots each.
+    public init(handles: [PcapHandle], shards: Int, config: AggregationConfig, darknet: DarknetPrefixes,
+                ringCapacity: Int = 1 << 16) {
+        precondition(shards >= 1, "at least one shard")
+        self.shards = shards
+        var engines: [CaptureEngine] = []
+        var rings: [[SPSCRing<PacketRecord>]] = []
+        for handle in handles {
+            let own = (0..<shards).map { _ in SPSCRing<PacketRecord>(capacity: ringCapacity) }
+            let router = ShardRouter(shards: shards, seed: config.hashSeed, bySourcePrefix: config.aggregateSourcePrefixes)
+            engines.append(CaptureEngine(source: .live(handle), producer: ShardedProducer(rings: own), router: router,
+                                         policy: .drop, darknet: darknet))
+            rings.append(own)
+        }
+        self.engines = engines
+        self.rings = rings
     }
+
+    /// Shard `shard`'s rings, one per engine.
+    func rings(ofShard shard: Int) -> [SPSCRing<PacketRecord>] { rings.map { $0[shard] } }
 }
 
 /// What the aggregation thread publishes for readers (the stats socket,
@@ -36,6 +55,8 @@ public struct PublishedState: Sendable {
     public var sourcesEstimate: UInt64 = 0
     public var window = WindowFigures()
     public var interfaces: [InterfaceStatus] = []
+    /// Each aggregation shard's rings (all interfaces together) and packets.
+    public var shards: [ShardStatus] = []
     public var ports: [PortRow] = []
     public var topSources: [SourceRow] = []
     public var countries: CountriesSection?
@@ -69,21 +90,51 @@ public struct PublishedState: Sendable {
         public var ring: RingCounters
         enum CodingKeys: String, CodingKey { case name, packets, kernel, ring; case linkType = "link_type" }
     }
+
+    public struct ShardStatus: Codable, Sendable {
+        public var shard: Int
+        /// Records the shard's aggregator has counted.
+        public var packets: UInt64
+        /// The shard's rings, one per interface, added up.
+        public var ring: RingCounters
+    }
 }
 
-/// The daemon's aggregation side on its own thread: drains every capture
-/// ring, follows the feed, closes buckets on the clock, runs the alert
-/// stage, publishes state, and saves snapshots. Other threads talk to it
-/// only through atomics and one mutex-guarded request slot.
+/// The daemon's aggregation side: N shard threads (`ShardWorker`, the same
+/// drain loop `analyze` runs) each drain their rings into their own
+/// aggregator; this class's thread merges their closed buckets once every
+/// shard has passed them (`BucketMerger`), follows the feed, runs the alert
+/// stage, publishes state, and saves snapshots. An idle shard closes its
+/// buckets by the wall clock. Other threads talk to it only through atomics
+/// and mutex-guarded slots.
 public final class LiveAggregation: @unchecked Sendable {
-    // @unchecked Sendable: everything below `state` is touched by the
-    // aggregation thread only (inside `loop`); other threads use the
-    // atomics, `requests` and `published`.
+    // @unchecked Sendable: everything below `published` is touched by the
+    // merging thread only (inside `loop`); other threads use the atomics,
+    // `published` and the request slots.
+
+    /// The merging view: no packet goes through it; it records the merged
+    /// buckets (windows, series) and shows the shards' merged tables.
     var aggregator: Aggregator
     var stage: AlertStage
     var feedSeries: FeedSeries?
     let follower: FeedFollower?
-    let drains: [RingDrain]
+    let capture: CaptureShards
+    let workers: [ShardWorker]
+    var merger: BucketMerger
+    /// Per shard: counters handed with its latest drain, its latest tables,
+    /// its latest full tables, whether each kind arrived since last asked,
+    /// and its aggregator once it has finished.
+    var shardCounters: [PacketCounters]
+    var latestTables: [ShardTables?]
+    var latestFullTables: [ShardTables?]
+    var lightArrived: [Bool]
+    var fullArrived: [Bool]
+    var lightOutstanding = false
+    var fullOutstanding = false
+    var finished: [Aggregator?]
+    /// The merged light figures and the merged full tables last shown.
+    var lightFigures = ShardTables()
+    var fullFigures = ShardTables()
     var feedPushedIndex: Int64 = .min
     /// `stage.alertCount` already counted in `alertsByRule`.
     var alertsCounted: UInt64 = 0
@@ -92,6 +143,8 @@ public final class LiveAggregation: @unchecked Sendable {
     public let snapshots: SnapshotWriter<DaemonSnapshot>?
     let snapshotInterval: Duration
     let startedNs: Int64
+    /// Busiest sources and ports the published state keeps.
+    static let publishedRows = 1000
 
     public let published = Mutex(PublishedState())
     let stopRequested = Atomic<Bool>(false)
@@ -106,13 +159,31 @@ public final class LiveAggregation: @unchecked Sendable {
     /// Snapshots written so far (0 without a state directory).
     public var snapshotsSaved: Int { snapshots?.counters.saved ?? 0 }
 
-    init(aggregator: Aggregator, stage: AlertStage, feedSeries: FeedSeries?, follower: FeedFollower?, drains: [RingDrain],
-         snapshots: SnapshotStore<DaemonSnapshot>?, snapshotInterval: Duration) {
-        self.aggregator = aggregator
+    /// - Parameters:
+    ///   - view: the merging view (`Aggregator.mergingView`) under the run's
+    ///     configuration, with any restored windows.
+    ///   - config: the run's aggregation configuration; each shard runs
+    ///     `config.shardConfiguration(shards:)`.
+    init(view: Aggregator, config: AggregationConfig, geoip: GeoIPDatabase?, capture: CaptureShards, stage: AlertStage,
+         feedSeries: FeedSeries?, follower: FeedFollower?, snapshots: SnapshotStore<DaemonSnapshot>?, snapshotInterval: Duration) {
+        self.aggregator = view
         self.stage = stage
         self.feedSeries = feedSeries
         self.follower = follower
-        self.drains = drains
+        self.capture = capture
+        let n = capture.shards
+        let shardConfig = config.shardConfiguration(shards: n)
+        self.workers = (0..<n).map { i in
+            ShardWorker(index: i, rings: capture.rings(ofShard: i), idleClock: { LiveAggregation.now() },
+                        aggregator: Aggregator(config: shardConfig, geoip: geoip))
+        }
+        self.merger = BucketMerger(shards: n, config: config)
+        self.shardCounters = Array(repeating: PacketCounters(), count: n)
+        self.latestTables = Array(repeating: nil, count: n)
+        self.latestFullTables = Array(repeating: nil, count: n)
+        self.lightArrived = Array(repeating: false, count: n)
+        self.fullArrived = Array(repeating: false, count: n)
+        self.finished = Array(repeating: nil, count: n)
         self.snapshots = snapshots.map { store in
             SnapshotWriter(store: store) { result in
                 if case .failure(let error) = result {
@@ -141,10 +212,10 @@ public final class LiveAggregation: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops the capture engines, drains what they captured, saves the state
-    /// (and waits for the save to reach the disk); blocks until done.
+    /// Stops the capture engines, lets the shards drain what they captured,
+    /// saves the state (and waits for the save to reach the disk); blocks until done.
     public func stopAndWait() {
-        for d in drains { d.engine.stop() }
+        for engine in capture.engines { engine.stop() }
         stopRequested.store(true, ordering: .relaxed)
         done.wait()
     }
@@ -159,19 +230,17 @@ public final class LiveAggregation: @unchecked Sendable {
     // MARK: the loop
 
     func loop() {
-        var idle = 0
         var lastTick = ContinuousClock.now
         var lastSnapshot = ContinuousClock.now
         var lastFeedPoll = ContinuousClock.now - .seconds(10)
         let feedInterval = follower?.pollInterval ?? .milliseconds(200)
         publish(full: true)
+        requestTables(full: true)
         while true {
             heartbeat.add(1, ordering: .relaxed)
-            var took = 0
-            for d in drains {
-                took += d.consumer.drain(limit: 4096) { aggregator.consume($0) }
-            }
-            processClosedBuckets()
+            let handedIn = collect()
+            processClosedBuckets(merger.takeReady())
+            showArrivedTables()
             let now = ContinuousClock.now
             if let follower, now - lastFeedPoll >= feedInterval {
                 lastFeedPoll = now
@@ -181,25 +250,24 @@ public final class LiveAggregation: @unchecked Sendable {
             if reloadRequested.exchange(false, ordering: .relaxed) { reload() }
             if now - lastTick >= .seconds(1) {
                 lastTick = now
-                aggregator.advance(to: LiveAggregation.now())
-                processClosedBuckets()
                 stage.tick(nowNs: LiveAggregation.now())
+                requestTables(full: false)
                 publish(full: false)
             }
             if snapshotRequested.exchange(false, ordering: .relaxed) || now - lastSnapshot >= snapshotInterval {
                 lastSnapshot = now
                 saveSnapshot()
             }
-            if took == 0 {
-                if stopRequested.load(ordering: .relaxed) && drains.allSatisfy({ $0.consumer.isFinished }) { break }
-                idle += 1
-                backoffPause(idle)
-            } else {
-                idle = 0
-            }
+            if stopRequested.load(ordering: .relaxed) && !finished.contains(where: { $0 == nil }) { break }
+            // The shards do the per-packet work; this thread merges at most
+            // once a bucket and publishes once a second.
+            if !handedIn { usleep(2_000) }
         }
-        aggregator.finish()
-        processClosedBuckets()
+        processClosedBuckets(merger.takeAll())
+        // The final figures, from the finished shards themselves.
+        let tables = finished.map { $0!.tables(topSources: LiveAggregation.publishedRows) }
+        show(ShardTables.merging(tables, topSources: LiveAggregation.publishedRows))
+        lightFigures = fullFigures
         for line in stage.undeliveredAtStop() {
             FileHandle.standardError.write(Data("darknetd: \(line)\n".utf8))
         }
@@ -208,11 +276,77 @@ public final class LiveAggregation: @unchecked Sendable {
         snapshots?.flush()
     }
 
-    /// Closed sensor buckets go to the alert stage, after the feed buckets that ended before them.
-    func processClosedBuckets() {
-        let closed = aggregator.takeClosedBuckets()
+    /// Takes what every shard handed over; true if any shard handed in anything.
+    func collect() -> Bool {
+        var any = false
+        for (i, worker) in workers.enumerated() where finished[i] == nil {
+            let handed = worker.take()
+            if !handed.summaries.isEmpty || handed.tables != nil || handed.result != nil { any = true }
+            merger.add(handed.summaries, shard: i)
+            merger.advance(shard: i, to: handed.progress)
+            shardCounters[i] = handed.counters
+            if let tables = handed.tables {
+                latestTables[i] = tables
+                lightArrived[i] = true
+                if tables.isFull {
+                    latestFullTables[i] = tables
+                    fullArrived[i] = true
+                }
+            }
+            if let result = handed.result { finished[i] = result }
+        }
+        return any
+    }
+
+    /// Asks every running shard for a copy of its tables: full (ports,
+    /// countries, busiest sources) or light (counters and sketches). One
+    /// request of a kind at a time.
+    func requestTables(full: Bool) {
+        if full {
+            guard !fullOutstanding else { return }
+            fullOutstanding = true
+            for i in workers.indices { fullArrived[i] = finished[i] != nil }
+        } else {
+            guard !lightOutstanding else { return }
+            lightOutstanding = true
+            for i in workers.indices { lightArrived[i] = finished[i] != nil }
+        }
+        for (i, worker) in workers.enumerated() where finished[i] == nil {
+            worker.requestTables(topSources: full ? LiveAggregation.publishedRows : 0)
+        }
+    }
+
+    /// Merges the shards' copies once every shard has answered a request;
+    /// a finished shard answers from its final aggregator.
+    func showArrivedTables() {
+        if fullOutstanding && !fullArrived.contains(false) {
+            fullOutstanding = false
+            let parts = workers.indices.map { i in
+                finished[i]?.tables(topSources: LiveAggregation.publishedRows) ?? latestFullTables[i] ?? ShardTables()
+            }
+            show(ShardTables.merging(parts, topSources: LiveAggregation.publishedRows))
+            publish(full: true)
+        }
+        if lightOutstanding && !lightArrived.contains(false) {
+            lightOutstanding = false
+            let parts = workers.indices.map { i in finished[i]?.tables(topSources: 0) ?? latestTables[i] ?? ShardTables() }
+            lightFigures = ShardTables.merging(parts, topSources: 0)
+            publish(full: false)
+        }
+    }
+
+    func show(_ merged: ShardTables) {
+        fullFigures = merged
+        lightFigures = merged
+        aggregator.show(merged)
+    }
+
+    /// Merged closed buckets go to the windows, then to the alert stage after
+    /// the feed buckets that ended before them; then fresh tables are asked for.
+    func processClosedBuckets(_ closed: [BucketSummary]) {
         guard !closed.isEmpty else { return }
         for summary in closed {
+            aggregator.recordMerged(summary)
             if let series = feedSeries {
                 let seconds = series.timeBuckets.lengthSeconds
                 for bucket in series.orderedBuckets where bucket.index > feedPushedIndex && bucket.startNs <= summary.startNs {
@@ -225,7 +359,9 @@ public final class LiveAggregation: @unchecked Sendable {
             }
             stage.process(summary)
         }
+        // Windows and alerts now; the tables as of this bucket once every shard has copied them.
         publish(full: true)
+        requestTables(full: true)
     }
 
     func reload() {
@@ -248,19 +384,25 @@ public final class LiveAggregation: @unchecked Sendable {
         let a = aggregator
         var state = published.withLock { $0 }
         state.publishedNs = LiveAggregation.now()
-        state.packets = PacketsSection(a.counters)
-        state.classes = a.classes
-        state.sourcesEstimate = UInt64(a.distinctSources.estimate.rounded())
+        var total = PacketCounters()
+        for (i, counters) in shardCounters.enumerated() { total.merge(finished[i]?.counters ?? counters) }
+        state.packets = PacketsSection(total)
+        state.classes = lightFigures.classes
+        state.sourcesEstimate = UInt64(lightFigures.distinctSources.estimate.rounded())
         state.bucketSeconds = a.buckets.lengthSeconds
-        state.interfaces = drains.map { d in
-            let handle = d.engine.source.handles.first
+        state.interfaces = capture.engines.enumerated().map { e, engine in
+            let handle = engine.source.handles.first
             return PublishedState.InterfaceStatus(name: handle?.subject ?? "?", linkType: handle?.linkTypeName ?? "?",
-                                                  packets: d.engine.packetsDelivered, kernel: d.engine.kernelStatistics,
-                                                  ring: d.ring.counters())
+                                                  packets: engine.packetsDelivered, kernel: engine.kernelStatistics,
+                                                  ring: RingCounters.sum(capture.rings[e].map { $0.counters() }))
+        }
+        state.shards = (0..<capture.shards).map { i in
+            PublishedState.ShardStatus(shard: i, packets: (finished[i]?.counters ?? shardCounters[i]).total,
+                                       ring: RingCounters.sum(capture.rings(ofShard: i).map { $0.counters() }))
         }
         state.feed = follower?.status
-        state.scans = a.scans.episodeCount
-        state.attacks = a.backscatter.attackCount
+        state.scans = lightFigures.scans
+        state.attacks = lightFigures.attacks
         countNewAlerts()
         for (rule, count) in alertsByRule { state.alertsByRule[rule] = count }
         if full {
@@ -279,9 +421,11 @@ public final class LiveAggregation: @unchecked Sendable {
                                          portCount: s.portCount)
                 }
             }
-            state.ports = a.ports.nonEmptyRows().prefix(1000).map { PortRow(key: $0.key, row: $0.row) }
-            state.topSources = a.topSourceRows(1000).map { SourceRow(entry: $0.entry, detail: $0.detail) }
-            state.countries = CountriesSection(a)
+            if fullFigures.isFull {
+                state.ports = a.ports.nonEmptyRows().prefix(LiveAggregation.publishedRows).map { PortRow(key: $0.key, row: $0.row) }
+                state.topSources = fullFigures.topSources.map { SourceRow(entry: $0.entry, detail: $0.detail) }
+                state.countries = CountriesSection(a)
+            }
             state.alerts = AlertsSection(stage, last: 1000)
             state.alertRecords = Array(stage.alerts.suffix(1000))
             if let series = feedSeries, let status = follower?.status {

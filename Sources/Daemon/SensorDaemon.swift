@@ -104,7 +104,7 @@ public final class SensorDaemon: Sendable {
         aggregationConfig.closedBucketQueue = 4096
         // The daemon reads windows, not a whole-period series: keep the series to the longest window.
         aggregationConfig.maxSeriesBuckets = aggregationConfig.windowBuckets.max() ?? 1440
-        var aggregator = Aggregator(config: aggregationConfig, geoip: geoip)
+        var aggregator = Aggregator.mergingView(config: aggregationConfig, geoip: geoip)
         let (engineConfig, gateConfig, disabled) = c.alertConfigs()
         let sinks = try SensorDaemon.sinks(c, logger: logger)
         var stage = AlertStage(engine: engineConfig, gate: gateConfig, sinks: sinks)
@@ -152,17 +152,14 @@ public final class SensorDaemon: Sendable {
             }
         }
 
-        // 4. Capture threads and the aggregation thread.
-        var drains: [RingDrain] = []
-        for handle in handles {
-            let ring = SPSCRing<PacketRecord>(capacity: 1 << 16)
-            let engine = CaptureEngine(source: .live(handle), producer: ring.makeProducer(), policy: .drop,
-                                       darknet: c.darknet.filter)
-            drains.append(RingDrain(ring: ring, engine: engine))
-        }
-        let live = LiveAggregation(aggregator: aggregator, stage: stage, feedSeries: feedSeries, follower: follower, drains: drains,
+        // 4. Capture threads, the aggregation shards and the merging thread.
+        let shards = c.aggregation.threads.resolved(captureThreads: handles.count)
+        let capture = CaptureShards(handles: handles, shards: shards, config: aggregationConfig, darknet: c.darknet.filter)
+        let live = LiveAggregation(view: aggregator, config: aggregationConfig, geoip: geoip, capture: capture, stage: stage,
+                                   feedSeries: feedSeries, follower: follower,
                                    snapshots: snapshots, snapshotInterval: .seconds(c.state.snapshotIntervalSeconds))
-        let captureThreads = drains.map { $0.engine.start() }
+        logger.info("aggregation", metadata: ["threads": "\(shards)", "configured": "\(c.aggregation.threads)"])
+        let captureThreads = capture.engines.map { $0.start() }
         live.start()
 
         // 5. The stats socket.

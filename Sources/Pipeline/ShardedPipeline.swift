@@ -50,7 +50,8 @@ public struct ShardedPipeline: Sendable {
                                    policy: isLive ? .drop : .wait, packetLimit: packetLimit, darknet: darknet)
         let shardConfig = config.shardConfiguration(shards: shards)
         let workers = rings.enumerated().map { i, ring in
-            ShardWorker(index: i, ring: ring, engine: engine, config: shardConfig, geoip: geoip, drainLimit: drainLimit)
+            ShardWorker(index: i, rings: [ring], idleClock: { engine.clockNs },
+                        aggregator: Aggregator(config: shardConfig, geoip: geoip), drainLimit: drainLimit)
         }
         onStart?(engine)
         let capture = engine.start()
@@ -93,94 +94,5 @@ public struct ShardedPipeline: Sendable {
         for i in results.indices { finals.append(results[i].take()!) }
         results = []
         return (run, Aggregator.merged(consume finals, summaries: merged, config: config))
-    }
-}
-
-/// One shard's thread: drains its ring into its own `Aggregator` and hands
-/// closed buckets, its progress and finally the aggregator itself to the
-/// merging thread (under a lock: once a drain at most, never per record).
-final class ShardWorker: @unchecked Sendable {
-    // @unchecked Sendable: `handed` is touched only under `lock`; the rest is
-    // immutable or touched only by the shard's own thread.
-
-    struct Handed: @unchecked Sendable {
-        var summaries: [BucketSummary] = []
-        /// Every bucket starting before this has been handed over.
-        var progress: Int64 = .min
-        /// The shard's aggregator, once its ring is finished and drained.
-        var result: Aggregator?
-        /// Every packet the shard has counted so far (open bucket included).
-        var counters = PacketCounters()
-    }
-
-    /// An NSLock (a pthread mutex), not `Synchronization.Mutex`: ThreadSanitizer
-    /// does not see the futex under the latter and would report its accesses as races.
-    private let lock = NSLock()
-    private var handed = Handed()
-
-    init(index: Int, ring: SPSCRing<PacketRecord>, engine: CaptureEngine, config: AggregationConfig,
-         geoip: GeoIPDatabase?, drainLimit: Int) {
-        let thread = Thread { [self] in
-            self.work(ring: ring, engine: engine, aggregator: Aggregator(config: config, geoip: geoip), drainLimit: drainLimit)
-        }
-        thread.name = "darknet-shard-\(index)"
-        thread.start()
-    }
-
-    /// What the shard has handed over since the last call.
-    func take() -> Handed {
-        lock.lock()
-        defer { lock.unlock() }
-        let taken = handed
-        handed.summaries.removeAll()
-        handed.result = nil  // the caller owns it now: no second reference to copy on write
-        return taken
-    }
-
-    private func hand(_ summaries: [BucketSummary], progress: Int64, counters: PacketCounters, result: Aggregator? = nil) {
-        lock.lock()
-        defer { lock.unlock() }
-        handed.summaries += summaries
-        handed.counters = counters
-        if progress > handed.progress { handed.progress = progress }
-        if let result { handed.result = result }
-    }
-
-    private func work(ring: SPSCRing<PacketRecord>, engine: CaptureEngine, aggregator initial: Aggregator, drainLimit: Int) {
-        var aggregator = initial
-        var consumer = ring.makeConsumer()
-        var idle = 0
-        var progress = Int64.min
-        while true {
-            if consumer.drain(limit: drainLimit, { aggregator.consume($0) }) > 0 {
-                idle = 0
-                let open = aggregator.currentBucket.map { aggregator.buckets.start(of: $0) } ?? progress
-                progress = max(progress, open)
-                // One lock a drain (up to `drainLimit` records), never one a record.
-                hand(aggregator.takeClosedBuckets(), progress: progress, counters: aggregator.counters)
-                continue
-            }
-            if consumer.isFinished {
-                aggregator.finish()
-                hand(aggregator.takeClosedBuckets(), progress: .max, counters: aggregator.counters, result: aggregator)
-                return
-            }
-            // Idle: the dispatcher's clock moves this shard's buckets on.
-            // Everything published before the clock was read is drained first.
-            let clock = engine.clockNs
-            while consumer.drain(limit: drainLimit, { aggregator.consume($0) }) > 0 {}
-            if clock != .min {
-                aggregator.advance(to: clock)
-                let passed = aggregator.currentBucket.map { aggregator.buckets.start(of: $0) }
-                    ?? aggregator.buckets.start(of: aggregator.buckets.index(of: clock))
-                let closed = aggregator.takeClosedBuckets()
-                if !closed.isEmpty || passed > progress {
-                    progress = max(progress, passed)
-                    hand(closed, progress: progress, counters: aggregator.counters)
-                }
-            }
-            idle += 1
-            backoffPause(idle)
-        }
     }
 }

@@ -68,7 +68,7 @@ struct AnalyzeCommand: ParsableCommand {
 
 
     func validate() throws {
-        if exact && aggregation.threads.resolved > 1 { throw ValidationError("--exact runs in one thread: its pair table does not merge across shards") }
+        if exact && aggregation.threads.resolved() > 1 { throw ValidationError("--exact runs in one thread: its pair table does not merge across shards") }
         if pcap.isEmpty && !demo { throw ValidationError("give at least one capture with --pcap FILE, or --demo") }
         if !pcap.isEmpty && demo { throw ValidationError("--demo replaces --pcap; give one or the other") }
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
@@ -125,7 +125,7 @@ struct AnalyzeCommand: ParsableCommand {
                 throw fail(error.description)
             }
         }
-        analysis.threads = aggregation.threads.resolved
+        analysis.threads = aggregation.threads.resolved()
         var darknet = SensorConfiguration.Darknet()
         darknet.prefixes = prefix.compactMap { try? CIDRPrefix(parsing: $0) }
         analysis.darknet = darknet.filter

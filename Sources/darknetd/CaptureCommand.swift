@@ -92,8 +92,8 @@ struct CaptureCommand: ParsableCommand {
         }
         let run: Pipeline.Run
         let aggregator: Aggregator
-        if aggregation.threads.resolved > 1 {
-            (run, aggregator) = ShardedPipeline(shards: aggregation.threads.resolved).run(
+        if aggregation.threads.resolved() > 1 {
+            (run, aggregator) = ShardedPipeline(shards: aggregation.threads.resolved()).run(
                 source: .live(handle), config: aggregation.config(), geoip: geoip, packetLimit: count,
                 tickInterval: .milliseconds(100), tick: tick, onStart: onStart)
         } else {

@@ -100,8 +100,10 @@ import Testing
 
     /// The commands the daemon answers: `help` (the server's own) and every name its provider serves.
     static func servedCommands(candidates: Set<String>) -> Set<String> {
-        let live = LiveAggregation(aggregator: Aggregator(config: AggregationConfig()), stage: AlertStage(), feedSeries: nil,
-                                   follower: nil, drains: [], snapshots: nil, snapshotInterval: .seconds(300))
+        let config = AggregationConfig()
+        let live = LiveAggregation(view: Aggregator.mergingView(config: config, geoip: nil), config: config, geoip: nil,
+                                   capture: CaptureShards(handles: [], shards: 1, config: config, darknet: .everything),
+                                   stage: AlertStage(), feedSeries: nil, follower: nil, snapshots: nil, snapshotInterval: .seconds(300))
         let provider = DaemonStatsProvider(live: live)
         var served: Set<String> = [StatsCommand.help.rawValue]
         for name in candidates where provider.respond(to: name, arguments: [:]) != .unknown { served.insert(name) }
