@@ -286,27 +286,3 @@ public final class AlertSinks: Sendable {
         for sink in all { sink.retry(nowNs: nowNs) }
     }
 }
-
-/// The record consumer of an offline analysis with alerting: the aggregator,
-/// with every closed bucket handed to the alert stage as it closes.
-public struct AlertingAggregator: RecordConsumer, Sendable {
-    public var aggregator: Aggregator
-    public var stage: AlertStage
-
-    public init(aggregator: Aggregator, stage: AlertStage) {
-        self.aggregator = aggregator
-        self.stage = stage
-    }
-
-    public mutating func consume(_ records: Span<PacketRecord>) {
-        aggregator.consume(records)
-        for summary in aggregator.takeClosedBuckets() { stage.process(summary) }
-    }
-
-    /// Closes the last bucket and flushes the alert stage.
-    public mutating func finish() {
-        aggregator.finish()
-        for summary in aggregator.takeClosedBuckets() { stage.process(summary) }
-        stage.finish()
-    }
-}

@@ -37,7 +37,7 @@ public struct Pipeline: Sendable {
         public var sources: [SourceReport]
         /// The ring's counters; with shards, the sum of `shardRings`.
         public var ring: RingCounters
-        /// Each shard's ring, in shard order (empty: one ring, no shards).
+        /// Each shard's ring, in shard order (empty: `Pipeline.run`'s one ring to a consumer on the calling thread).
         public var shardRings: [RingCounters] = []
         public var kernel: KernelStatistics?
         public var stopped: Bool

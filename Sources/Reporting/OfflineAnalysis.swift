@@ -70,21 +70,11 @@ public struct OfflineAnalysis {
         }
         let run: Pipeline.Run
         let aggregator: Aggregator
-        if threads > 1 {
-            var pipeline = ShardedPipeline(shards: threads)
-            pipeline.darknet = darknet
-            let sharded = pipeline.run(source: source, config: config, geoip: geoip, onBucket: { stage.process($0) })
-            stage.finish()
-            (run, aggregator) = sharded
-        } else {
-            var consumer = AlertingAggregator(aggregator: Aggregator(config: config, geoip: geoip), stage: stage)
-            var pipeline = Pipeline()
-            pipeline.darknet = darknet
-            run = pipeline.run(source: source, consumer: &consumer)
-            consumer.finish()
-            aggregator = consumer.aggregator
-            stage = consumer.stage
-        }
+        // One shard or several: the same drain loop (`ShardWorker`) and merge.
+        var pipeline = ShardedPipeline(shards: max(1, threads))
+        pipeline.darknet = darknet
+        (run, aggregator) = pipeline.run(source: source, config: config, geoip: geoip, onBucket: { stage.process($0) })
+        stage.finish()
         var report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
         let alerts = AlertsSection(stage)
         report.extraMembers.append(("alerts", { StreamingJSON.writeArray(alerts.rows, to: $0) }))

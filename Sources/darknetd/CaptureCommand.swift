@@ -90,21 +90,9 @@ struct CaptureCommand: ParsableCommand {
                 fflush(nil)
             }
         }
-        let run: Pipeline.Run
-        let aggregator: Aggregator
-        if aggregation.threads.resolved() > 1 {
-            (run, aggregator) = ShardedPipeline(shards: aggregation.threads.resolved()).run(
-                source: .live(handle), config: aggregation.config(), geoip: geoip, packetLimit: count,
-                tickInterval: .milliseconds(100), tick: tick, onStart: onStart)
-        } else {
-            var single = Aggregator(config: aggregation.config(), geoip: geoip)
-            run = Pipeline().run(
-                source: .live(handle), consumer: &single, packetLimit: count, tickInterval: .milliseconds(100),
-                tick: { engine, ring, aggregator in tick(engine, ring.counters(), aggregator.counters) },
-                onStart: onStart)
-            single.finish()
-            aggregator = single
-        }
+        let (run, aggregator) = ShardedPipeline(shards: aggregation.threads.resolved()).run(
+            source: .live(handle), config: aggregation.config(), geoip: geoip, packetLimit: count,
+            tickInterval: .milliseconds(100), tick: tick, onStart: onStart)
         let report = AnalysisReport(aggregator: aggregator, run: run, live: true)
         if format == .json {
             let out = OutputBuffer()
