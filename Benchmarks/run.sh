@@ -13,7 +13,8 @@ usage: Benchmarks/run.sh [--packets N] [--runs R] [--seed S] [--flood] [--thread
   --threads LIST  comma-separated aggregation thread counts, one darknetd
                   reader each (analyze --threads N; default 1,2)
   --seed S        generator seed (default 1)
-  --flood         every packet from a unique source; reports darknetd's peak RSS
+  --flood         every packet from a unique source but 10 % from 100 heavy sources;
+                  reports darknetd's peak RSS and how many heavy sources it found
   --capture FILE  use an existing capture instead of generating one
   --no-darknetd   measure only the C ceiling and tcpdump (needs --capture)
   --out FILE      markdown file the dated result block is appended to
@@ -41,7 +42,7 @@ done
 IFS=, read -r -a thread_counts <<< "$threads"
 if ((no_darknetd)) && [[ -z $capture ]]; then echo "--no-darknetd needs --capture" >&2; exit 2; fi
 flood_args=() flood_suffix="" flood_title=""
-if ((flood)); then flood_args=(--flood) flood_suffix=-flood flood_title=", spoofed flood"; fi
+if ((flood)); then flood_args=(--flood --heavy 100) flood_suffix=-flood-heavy100 flood_title=", spoofed flood with 100 heavy sources"; fi
 out=$(realpath -m "$out")
 cd "$(dirname "$0")/.."
 
@@ -67,8 +68,12 @@ if [[ -z $capture ]]; then
     origin=", generated with seed $seed"
     capture=$PWD/bench-out/capture-$packets-s$seed$flood_suffix.pcap
     echo "== generating $packets packets -> $capture"
-    "$darknetd" generate --out "$capture" --packets "$packets" --seed "$seed" "${flood_args[@]}"
+    heavy_args=()
+    ((flood)) && heavy_args=(--heavy-list "${capture%.pcap}.heavy")
+    "$darknetd" generate --out "$capture" --packets "$packets" --seed "$seed" "${flood_args[@]}" "${heavy_args[@]}"
 fi
+# A flood's heavy sources (10 % of the packets between them), when the capture has a list.
+heavy_list=${capture%.pcap}.heavy
 # The ceiling program's count is authoritative; this read also validates the
 # file and warms the page cache, so every reader is timed on a cached file.
 count=$(bench-out/pcap_ceiling "$capture" | sed -E 's/^packets=([0-9]+).*/\1/')
@@ -140,6 +145,20 @@ if ! ((no_darknetd)); then
                   printf "RSS over the run (MiB): %.1f at %.1f s, %.1f at %.1f s, %.1f at %.1f s, %.1f at %.1f s (last sample, peak so far %.1f); growth over the second half %+.1f",
                       r[q1] / 1024, t[q1], r[q2] / 1024, t[q2], r[q3] / 1024, t[q3], r[n] / 1024, t[n], h[n] / 1024, (r[n] - r[q2]) / 1024 }' "$trace")
         echo "   $rss_trace ($trace)"
+        # Are the heavy sources found amid the flood? The 100 busiest sources
+        # of the report against the generator's list, per --threads value.
+        heavy_found=""
+        if [[ -f $heavy_list ]]; then
+            for t in "${thread_counts[@]}"; do
+                found=$("$darknetd" analyze --pcap "$capture" --format json --threads "$t" 2> /dev/null | python3 -c '
+import json, sys
+heavy = set(open(sys.argv[1]).read().split())
+top = json.load(sys.stdin)["top_sources"][:len(heavy)]
+print(sum(1 for row in top if row["address"] in heavy), "of", len(heavy))' "$heavy_list")
+                heavy_found+="--threads $t: $found heavy sources among the $(wc -l < "$heavy_list") busiest; "
+            done
+            echo "   $heavy_found"
+        fi
     fi
 fi
 
@@ -180,6 +199,7 @@ ratio() { awk -v a="${wall[$2]}" -v b="${wall[$1]}" 'BEGIN { printf "%.2f", (b >
             done
             echo
             echo "$rss_trace (\`$trace\`)"
+            [[ -n $heavy_found ]] && { echo; echo "Heavy sources (\`$heavy_list\`): $heavy_found"; }
         fi
     fi
 } | tee -a "$out"

@@ -174,6 +174,11 @@ public struct DarknetTrafficConfig: Sendable {
     /// Every packet from a source never used before (IPv4 and IPv6): a
     /// worst case for per-source state. Tool fingerprints and the mix stay.
     public var spoofedFlood = false
+    /// With `spoofedFlood`: this many heavy IPv4 sources send
+    /// `heavyFloodShare` of the packets between them, evenly, amid the flood
+    /// (the heavy hitters the per-source tables must still find).
+    public var heavyFloodSources = 0
+    public var heavyFloodShare = 0.1
     public var surge: Surge?
 
     public init() {}
@@ -264,10 +269,19 @@ public struct DarknetTraffic: Sequence, IteratorProtocol {
     private var surgeActive: Bool
     private var pending: DarknetPacket?
     private var floodCounter: UInt32 = 0
+    /// Heavy flood sources: the first this many of `sources`.
+    private var heavyCount: Int { Swift.min(config.heavyFloodSources, sources.count) }
     private var floodCounter6: UInt64 = 0
+
+    /// The heavy sources of a flood (`heavyFloodSources`; empty otherwise).
+    public var heavyFloodSources: [IPAddress] {
+        config.spoofedFlood ? sources.prefix(heavyCount).map { IPAddress(ipv4: $0) } : []
+    }
 
     public init(config: DarknetTrafficConfig) {
         precondition(config.packetCount >= 0, "packetCount must not be negative")
+        precondition(config.heavyFloodSources <= Swift.max(config.sourceCount, Role.allCases.count),
+                     "heavyFloodSources must not exceed sourceCount")
         self.config = config
         var rng = Xoshiro256StarStar(seed: config.seed)
 
@@ -423,6 +437,10 @@ public struct DarknetTraffic: Sequence, IteratorProtocol {
     /// A source of `role` (heavy-tailed) or, in flood mode, a fresh address.
     private mutating func pick(_ role: Role) -> (address: UInt32, ttl: UInt8) {
         if config.spoofedFlood {
+            if config.heavyFloodSources > 0 && rng.chance(config.heavyFloodShare) {
+                let index = Int(rng.next() % UInt64(heavyCount))
+                return (sources[index], sourceTTL[index])
+            }
             let initial = Self.initialTTL(role: role, rng: &rng)
             return (nextFloodAddress(), Self.observedTTL(initial: initial, rng: &rng))
         }

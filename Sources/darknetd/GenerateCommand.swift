@@ -28,6 +28,12 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .long, help: "Every packet from a unique random source (spoofed flood).")
     var flood = false
 
+    @Option(name: .long, help: "With --flood: this many heavy sources send 10% of the packets between them, evenly; their addresses go to --heavy-list.")
+    var heavy: Int = 0
+
+    @Option(name: .long, help: "With --heavy: write the heavy sources' addresses here, one a line.")
+    var heavyList: String?
+
     @Option(name: .long, help: "Inject a UDP/53 open-resolver scan surge: START:END:PPS in seconds from the start, e.g. 600:900:2000.")
     var surge: String?
 
@@ -43,6 +49,9 @@ struct GenerateCommand: ParsableCommand {
         if packets < 0 { throw ValidationError("--packets must not be negative") }
         if !(rate > 0) { throw ValidationError("--rate must be positive") }
         if sources < 1 { throw ValidationError("--sources must be at least 1") }
+        if heavy < 0 || heavy > sources { throw ValidationError("--heavy must be from 0 to --sources (\(sources))") }
+        if heavy > 0 && !flood { throw ValidationError("--heavy needs --flood") }
+        if heavyList != nil && heavy == 0 { throw ValidationError("--heavy-list needs --heavy") }
         if let surge, GenerateCommand.parseSurge(surge) == nil {
             throw ValidationError("--surge: expected START:END:PPS with START < END, got \"\(surge)\"")
         }
@@ -65,11 +74,17 @@ struct GenerateCommand: ParsableCommand {
         config.pace = .packetsPerSecond(rate)
         config.sourceCount = sources
         config.spoofedFlood = flood
+        config.heavyFloodSources = heavy
         config.surge = surge.flatMap(GenerateCommand.parseSurge)
         if let start, let ns = RFC3339.parse(start) { config.startTimeNs = ns }
         do {
             let written = try GenerateCommand.write(config: config, to: out, format: fileFormat)
             note("wrote \(written) packets to \(out)")
+            if let heavyList {
+                let addresses = DarknetTraffic(config: config).heavyFloodSources.map(\.description)
+                try (addresses.joined(separator: "\n") + "\n").write(toFile: heavyList, atomically: true, encoding: .utf8)
+                note("wrote \(addresses.count) heavy source addresses to \(heavyList)")
+            }
         } catch {
             throw fail("\(error)")
         }

@@ -156,6 +156,53 @@ import Testing
         }
     }
 
+    /// Counts the packets of chosen sources.
+    struct SourceCounter: RecordConsumer {
+        var counts: [IPAddress: UInt64]
+        mutating func consume(_ records: Span<PacketRecord>) {
+            for i in records.indices where records[i].status == .ok {
+                if let known = counts[records[i].source] { counts[records[i].source] = known + 1 }
+            }
+        }
+    }
+
+    /// 100 heavy sources sending 10 % of a spoofed flood between them, with
+    /// per-source tables far smaller than the flood's sources: every one of
+    /// them is among the 100 busiest for 1, 2 and 4 shards, each count's
+    /// lower bound holds, and what the counts miss stays small.
+    @Test func heavySourcesAreFoundAmidAFlood() throws {
+        let directory = TemporaryDirectory()
+        var generator = DarknetTrafficConfig()
+        let (path, _) = try Self.capture({ $0.spoofedFlood = true; $0.heavyFloodSources = 100; generator = $0 }, in: directory)
+        let heavy = DarknetTraffic(config: generator).heavyFloodSources
+        #expect(heavy.count == 100 && Set(heavy).count == 100)
+        var truth = SourceCounter(counts: Dictionary(uniqueKeysWithValues: heavy.map { ($0, 0) }))
+        _ = Pipeline().run(source: try PacketSource.openFiles([path]), consumer: &truth)
+        // About 120 packets each (10 % of 120,000 over 100), against 108,000 single-packet sources.
+        #expect(truth.counts.values.allSatisfy { $0 >= 60 }, "\(truth.counts.values.sorted().prefix(5))")
+        var c = Self.config()
+        c.sourceDetailCapacity = 4096
+        c.topSourceCapacity = 1024
+        for shards in [1, 2, 4] {
+            let result = ShardedPipeline(shards: shards).run(source: try PacketSource.openFiles([path]), config: c, geoip: nil)
+            let top = result.aggregator.topSourceRows(100)
+            let found = top.filter { truth.counts[$0.entry.key] != nil }
+            #expect(found.count == 100, "\(shards) shards: \(found.count) of 100 heavy sources in the top 100")
+            var shortfalls: [Int] = []
+            for row in found {
+                let exact = truth.counts[row.entry.key]!
+                #expect(row.entry.count - row.entry.error <= exact, "\(row.entry.key), \(shards) shards")
+                shortfalls.append(Int(exact) - Int(row.entry.count))
+            }
+            // What sketch mode does not promise: a heavy source's packets that
+            // arrived while it was a single-packet entry the flood evicted are
+            // not in its count (docs/sketches.md). Measured: at most 8 packets
+            // of about 120 for a source, 13 of 12,000 in all (seed 7).
+            let short = shortfalls.filter { $0 > 0 }
+            #expect(short.allSatisfy { $0 <= 12 } && short.reduce(0, +) <= 120, "\(shards) shards: shortfalls \(short.sorted())")
+        }
+    }
+
     @Test func routerIsKeyedDeterministicAndEven() {
         let seed = SeededHash(seed0: 1, seed1: 2)
         let router = ShardRouter(shards: 4, seed: seed, bySourcePrefix: false)
