@@ -345,29 +345,28 @@ public struct Aggregator: Sendable {
         fresh.lastSeenNs = time
         // Default mode: an evicted source's packets not yet in the top-source
         // summary go there now, unless it was a single-packet source (a
-        // spoofed flood evicts one on almost every packet, and a source of one
-        // packet never ranks among the top).
+        // spoofed flood evicts one on almost every packet; what dropping them
+        // costs a heavy source is in docs/sketches.md).
         let placed = sourceDetails.findOrInsert(source, hash: sourceHash, initial: fresh,
                                                 reportEviction: { !exact && $0 > 1 })
         if let evicted = placed.evicted, evicted.value.unflushedPackets > 0 {
             topSources.add(evicted.key, count: UInt64(evicted.value.unflushedPackets))
         }
         let slot = placed.slot
-        var detail = sourceDetails[slot: slot]
         if placed.inserted {
             // A source new to the table: its country once, and one more distinct
             // source for that country (a source evicted and seen again counts again:
             // country sources overcount by at most the table's evictions).
             let row = CountryTable.rowIndex(countryCache.country(of: r.source))
-            detail.countryRow = UInt16(row)
+            sourceDetails[slot: slot].countryRow = UInt16(row)
             countries.addSource(row: row)
         }
-        if detail.bucketMark != openMark {
+        let mark = openMark
+        let firstInBucket = sourceDetails[slot: slot].bucketMark != mark
+        if firstInBucket {
             // The source's first packet in this bucket (or since it entered the
             // table): the distinct-source sketches need it once a bucket, and
             // inserting the same hash again would change nothing.
-            detail.bucketMark = openMark
-            detail.scanRowMark = 0
             if !exact {
                 distinctSources.insert(hash: sourceHash)
                 bucketSources.insert(hash: sourceHash)
@@ -380,54 +379,64 @@ public struct Aggregator: Sendable {
                 }
             }
         }
-        detail.packets &+= 1
-        if !exact { detail.unflushedPackets &+= 1 }
-        if time < detail.firstSeenNs { detail.firstSeenNs = time }
-        if time > detail.lastSeenNs { detail.lastSeenNs = time }
-        detail.classMask |= 1 << trafficClass.rawValue
-        if r.ipProtocol == IPProtocolNumber.tcp && r.tcpFlags & (TCPFlag.syn | TCPFlag.ack) == TCPFlag.syn {
-            detail.countSYN(fingerprint)
+        let isScan = trafficClass == .scan || trafficClass == .reflectionRecon
+        let isSYN = r.ipProtocol == IPProtocolNumber.tcp && r.tcpFlags & (TCPFlag.syn | TCPFlag.ack) == TCPFlag.syn
+        let rowTag = k.row >= 0 ? SourceDetail.rowTag(k.row) : 0
+        // The source's entry changed in place, in one pass: it is 150 bytes,
+        // and copying it out and back cost about 5 % of a packet (perf).
+        let (newRow, newScanRow, countryRow) = sourceDetails.update(slot: slot) { d -> (Bool, Bool, UInt16) in
+            if firstInBucket {
+                d.bucketMark = mark
+                d.scanRowMark = 0
+            }
+            d.packets &+= 1
+            if !exact { d.unflushedPackets &+= 1 }
+            if time < d.firstSeenNs { d.firstSeenNs = time }
+            if time > d.lastSeenNs { d.lastSeenNs = time }
+            d.classMask |= 1 << trafficClass.rawValue
+            if isSYN { d.countSYN(fingerprint) }
+            var newRow = false, newScanRow = false
+            if rowTag != 0 {
+                // A port among the source's recent ones is already in the pair table.
+                newRow = d.rememberRow(rowTag)
+                if isScan && d.scanRowMark != rowTag {
+                    // Per-bucket scan sources of a port: once a source and port
+                    // a bucket (the mark only skips a pair already inserted).
+                    d.scanRowMark = rowTag
+                    newScanRow = true
+                }
+            }
+            if !exact { d.destinationSketch.insert(hash: destinationHash) }
+            return (newRow, newScanRow, d.countryRow)
         }
 
         var port: UInt16 = 0
         if k.row >= 0 {
             let row = k.row
-            let rowTag = SourceDetail.rowTag(row)
             port = PortTable.key(ofRow: row).port
             ports.count(row: row, bytes: r.wireLength, trafficClass: trafficClass)
-            // A port among the source's recent ones is already in the pair table.
-            if detail.rememberRow(rowTag) && pairs.insert(portSourceKey(sourceHash, row)) {
+            if newRow && pairs.insert(portSourceKey(sourceHash, row)) {
                 ports.addSource(row: row)
-                detail.ports &+= 1
+                sourceDetails.update(slot: slot) { $0.ports &+= 1 }
             }
             if exact {
                 if pairs.insert(portDestinationKey(destinationHash, row)) { ports.addDestination(row: row) }
             } else {
                 ports.insertDestination(row: row, hash: destinationHash)
             }
-            if trafficClass == .scan || trafficClass == .reflectionRecon {
-                if detail.scanRowMark != rowTag {
-                    // Per-bucket scan sources of a port: once a source and port
-                    // a bucket (the mark only skips a pair already inserted).
-                    detail.scanRowMark = rowTag
-                    if bucketPairs.insert(bucketScanSourceKey(sourceHash, row)) {
-                        ports.addBucketScanSource(row: row)
-                    }
+            if isScan {
+                if newScanRow && bucketPairs.insert(bucketScanSourceKey(sourceHash, row)) {
+                    ports.addBucketScanSource(row: row)
                 }
                 if r.ipProtocol == IPProtocolNumber.udp && watchedPortMask[Int(port)] {
                     bucketWatched.add(AddressPort(address: source, ipProtocol: r.ipProtocol, port: port))
                 }
             }
         }
-        if exact {
-            if pairs.insert(sourceDestinationKey(sourceHash, destinationHash)) {
-                detail.exactDestinations &+= 1
-            }
-        } else {
-            detail.destinationSketch.insert(hash: destinationHash)
+        if exact && pairs.insert(sourceDestinationKey(sourceHash, destinationHash)) {
+            sourceDetails.update(slot: slot) { $0.exactDestinations &+= 1 }
         }
-        countries.count(row: Int(detail.countryRow), bytes: r.wireLength, trafficClass: trafficClass)
-        sourceDetails[slot: slot] = detail
+        countries.count(row: Int(countryRow), bytes: r.wireLength, trafficClass: trafficClass)
 
         switch trafficClass {
         case .scan, .reflectionRecon:

@@ -306,6 +306,15 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
     @inlinable
     public func key(atSlot slot: Int) -> Key { keys[slot] }
 
+    /// Changes the value in `slot` in place (one copy-on-write check, no copy
+    /// of the value out and back) and keeps its eviction weight in step.
+    @inlinable
+    public mutating func update<R>(slot: Int, _ body: (inout Value) -> R) -> R {
+        let result = body(&values[slot])
+        weights[slot] = values[slot].evictionWeight
+        return result
+    }
+
     @inlinable
     public subscript(key: Key) -> Value? {
         guard let s = slot(of: key) else { return nil }
