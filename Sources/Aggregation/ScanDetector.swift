@@ -103,35 +103,43 @@ public struct ScanDetector: Sendable {
         fresh.last = r.timestampNs
         // An evicted candidate matters only if it may qualify: its weight's
         // high half is its destination count.
-        let minDestinations = UInt64(config.minDestinations)
+        let minDestinations32 = config.minDestinations
+        let minDestinations = UInt64(minDestinations32)
         let result = table.findOrInsert(key, hash: table.hasher.hash(key), initial: fresh,
                                         reportEviction: { $0 >> 32 >= minDestinations })
         if let evicted = result.evicted { close(evicted.key, evicted.value, ongoing: false) }
-        var state = table[slot: result.slot]
-        if !result.inserted && r.timestampNs - state.last > config.timeoutSeconds * 1_000_000_000 {
-            close(key, state, ongoing: false)
-            state = fresh
+        let slot = result.slot
+        let time = r.timestampNs
+        if !result.inserted && time - table[slot: slot].last > config.timeoutSeconds * 1_000_000_000 {
+            close(key, table[slot: slot], ongoing: false)
+            table[slot: slot] = fresh
         }
         // The episode's start time is part of its name in the pair table, so a
         // new episode of the same key (after a timeout, an expiry at a bucket
         // boundary, or an eviction from this table) counts its destinations
         // afresh instead of finding the previous episode's pairs.
-        if state.packets == 0 { state.episodeHash = episodeHash(r, port: port, first: state.first, hasher: hasher) }
-        state.packets &+= 1
-        if r.timestampNs > state.last { state.last = r.timestampNs }
-        if fingerprint != .none { state.fingerprint = fingerprint }
-        if pairs.insert(hasher.hash(state.episodeHash, destinationHash)) { state.destinations &+= 1 }
-        if !state.announced && state.destinations >= config.minDestinations {
+        let starting = table[slot: slot].packets == 0
+        let name = starting ? episodeHash(r, port: port, first: table[slot: slot].first, hasher: hasher) : 0
+        // The state changed in place (no copy out and back).
+        let reachedThreshold = table.update(slot: slot) { state -> Bool in
+            if starting { state.episodeHash = name }
+            state.packets &+= 1
+            if time > state.last { state.last = time }
+            if fingerprint != .none { state.fingerprint = fingerprint }
+            if pairs.insert(hasher.hash(state.episodeHash, destinationHash)) { state.destinations &+= 1 }
+            return !state.announced && state.destinations >= minDestinations32
+        }
+        if reachedThreshold {
+            let state = table[slot: slot]
             let (ok, observed, internet) = qualifies(state)
             if ok {
-                state.announced = true
+                table.update(slot: slot) { $0.announced = true }
                 episodeCount &+= 1
                 if newlyQualified.count < config.maxEpisodes {
                     newlyQualified.append(ScanEpisode(key: key, state: state, observedRate: observed, internetRate: internet, ongoing: true))
                 }
             }
         }
-        table[slot: result.slot] = state
     }
 
     /// Closes the episodes silent for longer than the timeout at `now`.
