@@ -340,15 +340,16 @@ public struct Aggregator: Sendable {
             topSources.add(source, hash: sourceHash)
         }
 
-        var fresh = SourceDetail()
-        fresh.firstSeenNs = time
-        fresh.lastSeenNs = time
         // Default mode: an evicted source's packets not yet in the top-source
         // summary go there now, unless it was a single-packet source (a
         // spoofed flood evicts one on almost every packet; what dropping them
         // costs a heavy source is in docs/sketches.md).
-        let placed = sourceDetails.findOrInsert(source, hash: sourceHash, initial: fresh,
-                                                reportEviction: { !exact && $0 > 1 })
+        let placed = sourceDetails.findOrInsert(source, hash: sourceHash, reportEviction: { !exact && $0 > 1 }) {
+            var fresh = SourceDetail()
+            fresh.firstSeenNs = time
+            fresh.lastSeenNs = time
+            return fresh
+        }
         if let evicted = placed.evicted, evicted.value.unflushedPackets > 0 {
             topSources.add(evicted.key, count: UInt64(evicted.value.unflushedPackets))
         }

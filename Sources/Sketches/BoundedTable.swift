@@ -251,6 +251,14 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
     @inlinable
     public mutating func findOrInsert(_ key: Key, hash: UInt64, initial: Value,
                                       reportEviction: (UInt64) -> Bool) -> InsertResult {
+        findOrInsert(key, hash: hash, reportEviction: reportEviction, initial: { initial })
+    }
+
+    /// `findOrInsert` that makes the initial value only when it inserts (a
+    /// large value built for every lookup costs the lookups that find the key).
+    @inlinable
+    public mutating func findOrInsert(_ key: Key, hash: UInt64, reportEviction: (UInt64) -> Bool,
+                                      initial makeInitial: () -> Value) -> InsertResult {
         let tag = Self.tag(hash)
         let (b1, b2) = buckets(hash)
         if let s = find(key, tag: tag, in: b1) ?? find(key, tag: tag, in: b2) {
@@ -264,6 +272,7 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
             let s = low != 0
                 ? target &* 16 &+ low.trailingZeroBitCount >> 3
                 : target &* 16 &+ 8 &+ (~control[2 * target + 1] & Self.highBits).trailingZeroBitCount >> 3
+            let initial = makeInitial()
             setControl(s, tag)
             keys[s] = key
             values[s] = initial
@@ -274,6 +283,7 @@ public struct BoundedTable<Key: SeededHashable, Value: BoundedTableValue>: Senda
         // Both buckets full: evict the lightest (first in bucket order on ties).
         let (victim, lightest) = lightest(b1, b2)
         let old = reportEviction(lightest) ? (key: keys[victim], value: values[victim]) : nil
+        let initial = makeInitial()
         setControl(victim, tag)
         keys[victim] = key
         values[victim] = initial
