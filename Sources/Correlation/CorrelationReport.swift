@@ -7,6 +7,11 @@ public struct SeriesCorrelation: Sendable, Equatable, Codable {
     public var spearman: Double?
     public var pValuePearson: Double?
     public var pValueSpearman: Double?
+    /// Pearson's r of the first differences, the effective number of independent
+    /// buckets and the p-value of `pearson` with it (`CorrelationResult`).
+    public var pearsonDifferenced: Double?
+    public var effectiveBuckets: Double?
+    public var pValuePearsonAdjusted: Double?
     /// Buckets compared (the aligned grid).
     public var buckets: Int
     /// Of those, the buckets where both series are non-zero.
@@ -35,6 +40,9 @@ public struct SeriesCorrelation: Sendable, Equatable, Codable {
         self.spearman = enough ? correlation.spearman : nil
         self.pValuePearson = enough ? correlation.pValuePearson : nil
         self.pValueSpearman = enough ? correlation.pValueSpearman : nil
+        self.pearsonDifferenced = enough ? correlation.pearsonDifferenced : nil
+        self.effectiveBuckets = enough ? correlation.effectiveBuckets : nil
+        self.pValuePearsonAdjusted = enough ? correlation.pValuePearsonAdjusted : nil
         self.bestLagBuckets = crossCorrelation.bestLag
         self.bestLagPearson = crossCorrelation.bestLagPearson
         self.bestLagPairs = crossCorrelation.best?.buckets
@@ -46,6 +54,9 @@ public struct SeriesCorrelation: Sendable, Equatable, Codable {
         case series, pearson, spearman, buckets, lags
         case pValuePearson = "p_value_pearson"
         case pValueSpearman = "p_value_spearman"
+        case pearsonDifferenced = "pearson_differenced"
+        case effectiveBuckets = "effective_buckets"
+        case pValuePearsonAdjusted = "p_value_pearson_adjusted"
         case overlapBuckets = "overlap_buckets"
         case minOverlapBuckets = "min_overlap_buckets"
         case insufficientOverlap = "insufficient_overlap"
@@ -62,6 +73,9 @@ public struct SeriesCorrelation: Sendable, Equatable, Codable {
         try c.encode(spearman, forKey: .spearman)
         try c.encode(pValuePearson, forKey: .pValuePearson)
         try c.encode(pValueSpearman, forKey: .pValueSpearman)
+        try c.encode(pearsonDifferenced, forKey: .pearsonDifferenced)
+        try c.encode(effectiveBuckets, forKey: .effectiveBuckets)
+        try c.encode(pValuePearsonAdjusted, forKey: .pValuePearsonAdjusted)
         try c.encode(buckets, forKey: .buckets)
         try c.encode(overlapBuckets, forKey: .overlapBuckets)
         try c.encode(minOverlapBuckets, forKey: .minOverlapBuckets)

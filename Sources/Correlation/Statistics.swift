@@ -16,20 +16,34 @@ public struct CorrelationResult: Sendable, Equatable, Codable {
     public var pValueSpearman: Double?
     /// Number of paired buckets the coefficients were computed over.
     public var buckets: Int
+    /// Pearson's r of the first differences (bucket-to-bucket changes): a shared trend
+    /// or cycle does not make it large (`Statistics.differences`).
+    public var pearsonDifferenced: Double?
+    /// Independent buckets the raw series are worth, allowing for their autocorrelation
+    /// (Pyper & Peterman), and the p-value of `pearson` with that many.
+    public var effectiveBuckets: Double?
+    public var pValuePearsonAdjusted: Double?
 
     public init(pearson: Double?, spearman: Double?, pValuePearson: Double?, pValueSpearman: Double?,
-                buckets: Int) {
+                buckets: Int, pearsonDifferenced: Double? = nil, effectiveBuckets: Double? = nil,
+                pValuePearsonAdjusted: Double? = nil) {
         self.pearson = pearson
         self.spearman = spearman
         self.pValuePearson = pValuePearson
         self.pValueSpearman = pValueSpearman
         self.buckets = buckets
+        self.pearsonDifferenced = pearsonDifferenced
+        self.effectiveBuckets = effectiveBuckets
+        self.pValuePearsonAdjusted = pValuePearsonAdjusted
     }
 
     enum CodingKeys: String, CodingKey {
         case pearson, spearman, buckets
         case pValuePearson = "p_value_pearson"
         case pValueSpearman = "p_value_spearman"
+        case pearsonDifferenced = "pearson_differenced"
+        case effectiveBuckets = "effective_buckets"
+        case pValuePearsonAdjusted = "p_value_pearson_adjusted"
     }
 
     // Undefined figures are written as JSON null rather than left out, so every report
@@ -41,6 +55,9 @@ public struct CorrelationResult: Sendable, Equatable, Codable {
         try c.encode(pValuePearson, forKey: .pValuePearson)
         try c.encode(pValueSpearman, forKey: .pValueSpearman)
         try c.encode(buckets, forKey: .buckets)
+        try c.encode(pearsonDifferenced, forKey: .pearsonDifferenced)
+        try c.encode(effectiveBuckets, forKey: .effectiveBuckets)
+        try c.encode(pValuePearsonAdjusted, forKey: .pValuePearsonAdjusted)
     }
 }
 
@@ -125,11 +142,15 @@ public enum Statistics {
         let n = min(x.count, y.count)
         let r = pearson(x, y)
         let rho = spearman(x, y)
+        let effective = r == nil ? nil : effectiveSampleSize(x, y)
         return CorrelationResult(
             pearson: r, spearman: rho,
             pValuePearson: r.flatMap { correlationPValue(r: $0, n: n) },
             pValueSpearman: rho.flatMap { correlationPValue(r: $0, n: n) },
-            buckets: x.count == y.count ? n : 0)
+            buckets: x.count == y.count ? n : 0,
+            pearsonDifferenced: x.count == y.count ? pearson(differences(x), differences(y)) : nil,
+            effectiveBuckets: effective,
+            pValuePearsonAdjusted: r.flatMap { r in effective.flatMap { correlationPValue(r: r, effectiveSize: $0) } })
     }
 
     // MARK: Significance

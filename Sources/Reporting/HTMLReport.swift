@@ -48,19 +48,20 @@ public enum HTMLReport {
                     ? "<p>\(comparison.feed.undatedEvents) feed events without a time of their own were left out (<code>--feed-time arrival</code> stamps them with the time they were read).</p>\n"
                     : "<p>\(comparison.feed.undatedEvents) feed events without a time of their own were stamped with the time they were read.</p>\n"
             }
-            html += "<table><tr><th class=\"l\">series</th><th>Pearson</th><th>Spearman</th><th>p (Pearson)</th><th>buckets</th><th>both non-zero</th><th>best lag</th><th>r at best lag</th><th>its buckets</th><th>both non-zero</th></tr>\n"
+            html += "<table><tr><th class=\"l\">series</th><th>Pearson</th><th>Spearman</th><th>p (Pearson)</th><th>r of differences</th><th>p adjusted (n<sub>eff</sub>)</th><th>buckets</th><th>both non-zero</th><th>best lag</th><th>r at best lag</th><th>its buckets</th><th>both non-zero</th></tr>\n"
             for s in comparison.correlation {
                 html += "<tr><td class=\"l\">\(esc(s.series))</td>"
                 if s.insufficientOverlap {
-                    html += "<td class=\"l\" colspan=\"3\">insufficient overlap (at least \(s.minOverlapBuckets) needed)</td>"
+                    html += "<td class=\"l\" colspan=\"5\">insufficient overlap (at least \(s.minOverlapBuckets) needed)</td>"
                     html += "<td>\(s.buckets)</td><td>\(s.overlapBuckets)</td><td>-</td><td>-</td><td>-</td><td>-</td></tr>\n"
                     continue
                 }
                 html += "<td>\(num(s.pearson))</td><td>\(num(s.spearman))</td><td>\(sci(s.pValuePearson))</td>"
+                html += "<td>\(num(s.pearsonDifferenced))</td><td>\(sci(s.pValuePearsonAdjusted))\(s.effectiveBuckets.map { String(format: " (%.1f)", $0) } ?? "")</td>"
                 html += "<td>\(s.buckets)</td><td>\(s.overlapBuckets)</td><td>\(s.bestLagBuckets.map { $0 > 0 ? "+\($0)" : String($0) } ?? "-")</td>"
                 html += "<td>\(num(s.bestLagPearson))</td><td>\(s.bestLagPairs.map(String.init) ?? "-")</td><td>\(s.bestLagOverlapBuckets.map(String.init) ?? "-")</td></tr>\n"
             }
-            html += "</table><p>Positive lag: the feed leads (what the feed saw in bucket t, the sensor saw in bucket t + lag). A coefficient is shown only with at least the minimum of buckets where both series are non-zero.</p>\n"
+            html += "</table><p>Positive lag: the feed leads (what the feed saw in bucket t, the sensor saw in bucket t + lag). A coefficient is shown only with at least the minimum of buckets where both series are non-zero. The r of differences correlates bucket-to-bucket changes, which a shared trend does not inflate; the adjusted p-value counts the autocorrelated buckets as n<sub>eff</sub> independent ones.</p>\n"
             html += "<h2>Ports: sensor and feed</h2>\n<table><tr><th>port</th><th>sensor packets</th><th>feed events</th></tr>\n"
             for row in comparison.comparison.ports.prefix(30) {
                 html += "<tr><td>\(row.port)</td><td>\(row.sensorPackets)</td><td>\(row.feedEvents)</td></tr>\n"

@@ -703,8 +703,8 @@ public enum TextSummary {
     /// The correlation rows: every r with the buckets it rests on, "buckets" being the
     /// buckets compared and "both" those where both series are non-zero.
     public static func correlationTable(_ rows: [SeriesCorrelation]) -> [String] {
-        var lines = [pad("series", 16) + pad("pearson", 10) + pad("spearman", 10) + pad("p", 12) + pad("buckets (both)", 16)
-                     + "best lag (r, buckets, both)"]
+        var lines = [pad("series", 16) + pad("pearson", 10) + pad("spearman", 10) + pad("p", 12) + pad("r of diffs", 12)
+                     + pad("p adj (n_eff)", 20) + pad("buckets (both)", 16) + "best lag (r, buckets, both)"]
         func f(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "-" }
         func g(_ v: Double?) -> String { v.map { String(format: "%.2g", $0) } ?? "-" }
         for s in rows {
@@ -717,10 +717,12 @@ public enum TextSummary {
             let best = s.bestLagBuckets.map { lag in
                 "\(lag > 0 ? "+" : "")\(lag) (\(f(s.bestLagPearson)), \(s.bestLagPairs ?? 0), \(s.bestLagOverlapBuckets ?? 0))"
             } ?? "-"
+            let adjusted = s.pValuePearsonAdjusted.map { p in "\(g(p)) (\(s.effectiveBuckets.map { String(format: "%.1f", $0) } ?? "-"))" } ?? "-"
             lines.append(pad(s.series, 16) + pad(f(s.pearson), 10) + pad(f(s.spearman), 10) + pad(g(s.pValuePearson), 12)
-                         + counts + best)
+                         + pad(f(s.pearsonDifferenced), 12) + pad(adjusted, 20) + counts + best)
         }
-        lines.append("lag: positive when the feed leads; both: buckets where sensor and feed are both non-zero")
+        lines.append("lag: positive when the feed leads; both: buckets where sensor and feed are both non-zero;"
+                     + " r of diffs: Pearson of bucket-to-bucket changes; p adj: p of pearson with n_eff independent buckets")
         return lines
     }
 

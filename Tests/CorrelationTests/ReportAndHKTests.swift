@@ -21,7 +21,7 @@ import Testing
         let data = try encoder.encode(report)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(Set(object.keys) == ["series", "pearson", "spearman", "p_value_pearson", "p_value_spearman",
-                                     "buckets", "overlap_buckets", "min_overlap_buckets", "insufficient_overlap",
+                                     "pearson_differenced", "effective_buckets", "p_value_pearson_adjusted", "buckets", "overlap_buckets", "min_overlap_buckets", "insufficient_overlap",
                                      "best_lag_buckets", "best_lag_pearson", "best_lag_pairs", "best_lag_overlap_buckets", "lags"])
         let lags = try #require(object["lags"] as? [[String: Any]])
         #expect(Set(lags[0].keys) == ["lag", "pearson", "buckets", "overlap_buckets"])
@@ -37,7 +37,8 @@ import Testing
 
         let result = Statistics.correlate(pair)
         let resultObject = try #require(try JSONSerialization.jsonObject(with: try encoder.encode(result)) as? [String: Any])
-        #expect(Set(resultObject.keys) == ["pearson", "spearman", "p_value_pearson", "p_value_spearman", "buckets"])
+        #expect(Set(resultObject.keys) == ["pearson", "spearman", "p_value_pearson", "p_value_spearman", "buckets",
+                                           "pearson_differenced", "effective_buckets", "p_value_pearson_adjusted"])
         #expect(try JSONDecoder().decode(CorrelationResult.self, from: try encoder.encode(result)) == result)
     }
 
