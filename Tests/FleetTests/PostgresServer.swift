@@ -172,10 +172,10 @@ final class PostgresServer: Sendable {
     /// Runs SQL through psql (a client independent of the code under test) as the
     /// administrator; returns the rows, columns separated by `|`.
     @discardableResult
-    func psql(_ database: String, _ sql: String) throws -> [String] {
+    func psql(_ database: String, _ sql: String, user: String? = nil, password: String? = nil) throws -> [String] {
         let result = try Subprocess.run("\(bin)/psql", ["-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1",
-                                                         "-h", "127.0.0.1", "-p", "\(port)", "-U", admin, "-d", database, "-c", sql],
-                                        environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"])
+                                                         "-h", "127.0.0.1", "-p", "\(port)", "-U", user ?? admin, "-d", database, "-c", sql],
+                                        environment: ["PGPASSWORD": password ?? self.password, "PGCONNECT_TIMEOUT": "10"])
         guard result.status == 0 else { throw Failure(description: "psql \(sql): \(result.stderr)") }
         return result.stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
     }
