@@ -34,6 +34,7 @@ public final class BackfillWriter: Sendable {
         var written = 0
         var alreadyStored = 0
         var failure: FleetError?
+        var writeTime = Duration.zero
     }
     let counts = Mutex(Counts())
 
@@ -58,14 +59,25 @@ public final class BackfillWriter: Sendable {
     public var written: Int { counts.withLock { $0.written } }
     public var alreadyStored: Int { counts.withLock { $0.alreadyStored } }
     public var failure: FleetError? { counts.withLock { $0.failure } }
+    /// Time spent in the writes (each bucket's transaction, waited for), all together.
+    public var writeSeconds: Double {
+        let time = counts.withLock { $0.writeTime }
+        return Double(time.components.seconds) + Double(time.components.attoseconds) / 1e18
+    }
 
     /// Writes one bucket (skipped once a write has failed).
     public func write(_ bucket: BucketSummary) {
         guard failure == nil else { return }
         let store = self.store, sensor = self.sensor
+        let clock = ContinuousClock()
+        let started = clock.now
         do {
             let isNew = try waitFor { () async throws -> Bool in try await store.write(sensor: sensor, bucket: bucket) }
-            counts.withLock { if isNew { $0.written += 1 } else { $0.alreadyStored += 1 } }
+            let took = clock.now - started
+            counts.withLock {
+                if isNew { $0.written += 1 } else { $0.alreadyStored += 1 }
+                $0.writeTime += took
+            }
         } catch {
             counts.withLock { $0.failure = error }
         }

@@ -160,7 +160,9 @@ struct AnalyzeCommand: ParsableCommand {
             if let failure = backfill.failure {
                 throw fail("db: \(failure) (\(backfill.written) buckets were written before it; run again to write the rest)")
             }
-            note("db: \(backfill.written) buckets written, \(backfill.alreadyStored) already there (sensor \(backfill.sensor), \(backfill.settings.redactedURL))")
+            let buckets = backfill.written + backfill.alreadyStored
+            let perBucket = buckets > 0 ? String(format: "%.2f ms a bucket", backfill.writeSeconds * 1000 / Double(buckets)) : "none"
+            note("db: \(backfill.written) buckets written, \(backfill.alreadyStored) already there (\(perBucket); sensor \(backfill.sensor), \(backfill.settings.redactedURL))")
         }
         if let export {
             do {
