@@ -26,6 +26,8 @@ public enum FleetError: Error, Equatable, CustomStringConvertible {
     case schemaNotMigrated(applied: Int, required: Int)
     /// The schema is newer than this darknetd knows (a newer darknetd migrated it).
     case schemaNewer(applied: Int, known: Int)
+    /// The sensor name is not in `sensors` and this role may not add it (least privilege).
+    case sensorNotRegistered(sensor: String, user: String)
     /// The server refused a statement; `sqlState` is PostgreSQL's error code.
     case server(sqlState: String, message: String)
 
@@ -51,6 +53,8 @@ public enum FleetError: Error, Equatable, CustomStringConvertible {
             return "the fleet schema is at version \(applied) and this darknetd needs \(required): run darknetd db migrate --db URL first"
         case .schemaNewer(let applied, let known):
             return "the fleet schema is at version \(applied), newer than this darknetd knows (\(known)): upgrade darknetd"
+        case .sensorNotRegistered(let sensor, let user):
+            return "sensor \"\(sensor)\" is not registered in the fleet database and user \"\(user)\" may not register it: the administrator runs INSERT INTO sensors (name, db_role) VALUES ('\(sensor)', '\(user)') (docs/fleet.md, least privilege)"
         case .server(let sqlState, let message):
             return "the database refused a statement: \(message) (SQLSTATE \(sqlState))"
         }
@@ -65,6 +69,9 @@ public enum FleetError: Error, Equatable, CustomStringConvertible {
             }
         }
         let endpoint = settings.endpoint
+        if error is ConnectionClosed {
+            return .unreachable(endpoint: endpoint, detail: "the connection was closed (the server stopped, or the network dropped it)")
+        }
         if let psql = error as? PSQLError {
             switch psql.code {
             case .server:

@@ -141,6 +141,45 @@ struct BucketStoreTests {
         #expect(ports == expected)
     }
 
+    /// The server goes away in the middle of a run: the write fails with a connection error,
+    /// and once it is back, writing every bucket again stores each one exactly once.
+    @Test func aServerThatStopsMidRunLosesAndDuplicatesNothing() async throws {
+        let buckets = try Self.generatedBuckets(packets: 8000, seconds: 300, seed: 8)
+        #expect(buckets.count >= 5)
+        let half = buckets.count / 2
+        let server = try PostgresServer.start()
+        defer { server.stop() }
+        try server.createDatabase("fleet")
+        try await BucketStore.withStore(try settings(server, "fleet")) { (store: BucketStore) async throws in
+            try await store.migrate()
+            for bucket in buckets.prefix(half) { #expect(try await store.write(sensor: "s1", bucket: bucket) == true) }
+            server.stopProcess()
+            do {
+                try await store.write(sensor: "s1", bucket: buckets[half])
+                Issue.record("a write succeeded with the server stopped")
+            } catch let error as FleetError {
+                guard case .unreachable(let endpoint, _) = error else {
+                    Issue.record("expected .unreachable, got \(error)")
+                    return
+                }
+                #expect(endpoint == "127.0.0.1:\(server.port)")
+            }
+        }
+        try server.restart()
+        var written = 0, already = 0
+        try await BucketStore.withStore(try settings(server, "fleet")) { (store: BucketStore) async throws in
+            for bucket in buckets {
+                if try await store.write(sensor: "s1", bucket: bucket) { written += 1 } else { already += 1 }
+            }
+        }
+        #expect(already == half && written == buckets.count - half)
+        #expect(try server.psql("fleet", "SELECT count(*), count(DISTINCT bucket_start) FROM buckets") == ["\(buckets.count)|\(buckets.count)"])
+        let packets = buckets.reduce(0) { $0 + $1.counters.total }
+        #expect(try server.psql("fleet", "SELECT sum(packets) FROM buckets") == ["\(packets)"])
+        let ports = buckets.reduce(0) { $0 + $1.ports.count }
+        #expect(try server.psql("fleet", "SELECT count(*) FROM bucket_ports") == ["\(ports)"])
+    }
+
     @Test func aWrongPasswordIsAClearAuthenticationError() async throws {
         let server = try PostgresServer.start()
         defer { server.stop() }

@@ -50,12 +50,8 @@ struct LeastPrivilegeTests {
                 guard case .server(let state, let message) = error else { throw error }
                 #expect(state == "42501" && message.contains("row-level security"), "\(message)")
             }
-            do {
+            await #expect(throws: FleetError.sensorNotRegistered(sensor: "unregistered", user: "sensor_tokyo")) {
                 try await store.write(sensor: "unregistered", bucket: buckets[0])
-                Issue.record("sensor_tokyo registered a sensor")
-            } catch let error as FleetError {
-                guard case .server(let state, _) = error else { throw error }
-                #expect(state == "42501")
             }
         }
         #expect(try server.psql("fleet", "SELECT s.name, count(*) FROM buckets JOIN sensors s USING (sensor_id) GROUP BY s.name") == ["tokyo|2"])

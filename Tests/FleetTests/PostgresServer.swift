@@ -158,6 +158,12 @@ final class PostgresServer: Sendable {
         process.withLock { $0 = nil }
     }
 
+    /// Starts the server again on the same data directory and port (after `stopProcess`).
+    func restart() throws {
+        stopProcess()
+        try initializeAndStart()
+    }
+
     /// Stops the server (fast shutdown) and deletes its directory.
     func stop() {
         stopProcess()
