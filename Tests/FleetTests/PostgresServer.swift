@@ -22,6 +22,8 @@ final class PostgresServer: Sendable {
     let passwordFile: String
     /// Runs the server's own programs as this user (nil: as ourselves).
     let serverUser: String?
+    /// TLS on, with a self-signed certificate for localhost and 127.0.0.1 (`certificateFile`).
+    let tls: Bool
     /// The running `postgres` process.
     let process = Mutex<Subprocess?>(nil)
 
@@ -87,7 +89,8 @@ final class PostgresServer: Sendable {
         return try Subprocess.run(executable, all, timeout: timeout)
     }
 
-    private init(bin: String, directory: String, port: Int, password: String, serverUser: String?) {
+    private init(bin: String, directory: String, port: Int, password: String, serverUser: String?, tls: Bool) {
+        self.tls = tls
         self.bin = bin
         self.directory = directory
         self.port = port
@@ -97,7 +100,7 @@ final class PostgresServer: Sendable {
     }
 
     /// initdb + start; throws with the server's log if it does not come up.
-    static func start() throws -> PostgresServer {
+    static func start(tls: Bool = false) throws -> PostgresServer {
         guard let bin = binDirectory() else { throw Failure(description: unavailableReason ?? "no PostgreSQL") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-pg-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -111,7 +114,7 @@ final class PostgresServer: Sendable {
         let password = "pw-\(UUID().uuidString)"
         var lastError = ""
         for _ in 0..<3 {
-            let server = PostgresServer(bin: bin, directory: directory, port: try freePort(), password: password, serverUser: serverUser)
+            let server = PostgresServer(bin: bin, directory: directory, port: try freePort(), password: password, serverUser: serverUser, tls: tls)
             do {
                 try server.initializeAndStart()
                 return server
@@ -135,8 +138,12 @@ final class PostgresServer: Sendable {
                                                            "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"])
             guard initdb.status == 0 else { throw Failure(description: "initdb: \(initdb.output)") }
         }
-        let (executable, arguments) = command("postgres", ["-D", dataDirectory, "-h", "127.0.0.1", "-p", "\(port)", "-k", directory,
-                                                           "-c", "fsync=off", "-c", "max_connections=50"])
+        var settings = ["-c", "fsync=off", "-c", "max_connections=50"]
+        if tls {
+            try makeCertificate()
+            settings += ["-c", "ssl=on", "-c", "ssl_cert_file=\(certificateFile)", "-c", "ssl_key_file=\(directory)/server.key"]
+        }
+        let (executable, arguments) = command("postgres", ["-D", dataDirectory, "-h", "127.0.0.1", "-p", "\(port)", "-k", directory] + settings)
         let child = try Subprocess(executable, arguments)
         process.withLock { $0 = child }
         let ready = child.wait(until: {
@@ -145,6 +152,21 @@ final class PostgresServer: Sendable {
         guard ready, child.process.isRunning else {
             throw Failure(description: "postgres did not become ready: \(child.standardError.suffix(2000))")
         }
+    }
+
+    /// The server's self-signed certificate (PEM): the root a `verify-full` client trusts.
+    var certificateFile: String { directory + "/server.crt" }
+
+    /// A self-signed certificate for localhost and 127.0.0.1, and its key readable by the server only.
+    private func makeCertificate() throws {
+        guard let openssl = Executables.system("openssl") else { throw Failure(description: "no openssl to make a certificate") }
+        let key = directory + "/server.key"
+        let made = try Subprocess.run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificateFile,
+                                                "-days", "2", "-subj", "/CN=localhost",
+                                                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        guard made.status == 0 else { throw Failure(description: "openssl: \(made.stderr)") }
+        chmod(key, 0o600)
+        if serverUser != nil, let entry = getpwnam("postgres") { chown(key, entry.pointee.pw_uid, entry.pointee.pw_gid) }
     }
 
     /// The server's own log (its standard error) so far.
@@ -171,8 +193,8 @@ final class PostgresServer: Sendable {
     }
 
     /// `postgres://fleetadmin@127.0.0.1:PORT/DATABASE` (no password: that is in `passwordFile`).
-    func url(_ database: String, user: String? = nil) -> String {
-        "postgres://\(user ?? admin)@127.0.0.1:\(port)/\(database)"
+    func url(_ database: String, user: String? = nil, host: String = "127.0.0.1") -> String {
+        "postgres://\(user ?? admin)@\(host):\(port)/\(database)"
     }
 
     /// Runs SQL through psql (a client independent of the code under test) as the
@@ -181,7 +203,7 @@ final class PostgresServer: Sendable {
     func psql(_ database: String, _ sql: String, user: String? = nil, password: String? = nil) throws -> [String] {
         let result = try Subprocess.run("\(bin)/psql", ["-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1",
                                                          "-h", "127.0.0.1", "-p", "\(port)", "-U", user ?? admin, "-d", database, "-c", sql],
-                                        environment: ["PGPASSWORD": password ?? self.password, "PGCONNECT_TIMEOUT": "10"])
+                                        environment: ["PGPASSWORD": password ?? self.password, "PGCONNECT_TIMEOUT": "10", "PGSSLMODE": "disable"])
         guard result.status == 0 else { throw Failure(description: "psql \(sql): \(result.stderr)") }
         return result.stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
     }
