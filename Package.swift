@@ -197,6 +197,9 @@ let package = Package(
             dependencies: [
                 "Fleet", "Reporting", "Aggregation", "Capture", "Sketches", "Synth", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                // One test reaches a statement's deadline on the connection itself.
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// The fleet database as one sensor sees it: applies the migrations and
 /// writes closed buckets, each in one transaction, idempotently on
@@ -12,7 +13,7 @@ import PostgresNIO
 /// One connection, used by one caller at a time (the actor serialises them).
 public actor BucketStore {
     public nonisolated let settings: ConnectionSettings
-    let connection: PostgresConnection
+    nonisolated let connection: PostgresConnection
     let logger: Logger
     /// Sensor name → `sensors.sensor_id`.
     var sensorIDs: [String: Int32] = [:]
@@ -265,22 +266,85 @@ public actor BucketStore {
 /// before a statement could be sent.
 struct ConnectionClosed: Error {}
 
+/// Who resumes `withDeadline`'s continuation first: the statement or the timer.
+final class DeadlineRace<T: Sendable>: Sendable {
+    let waiting = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    let timer = Mutex<Task<Void, Never>?>(nil)
+
+    func start(_ continuation: CheckedContinuation<T, any Error>) { waiting.withLock { $0 = continuation } }
+    func setTimer(_ task: Task<Void, Never>) { timer.withLock { $0 = task } }
+    func cancelTimer() { timer.withLock { $0?.cancel() } }
+
+    /// Resumes the continuation unless the other side already did; true if this call did.
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        guard let continuation = waiting.withLock({ value -> CheckedContinuation<T, any Error>? in
+            defer { value = nil }
+            return value
+        }) else { return false }
+        continuation.resume(with: result)
+        return true
+    }
+}
+
+/// No answer to a statement within its deadline.
+struct NoAnswer: Error {
+    var timeout: Duration
+}
+
 extension PostgresConnection {
-    /// `query`, refusing up front once the connection is closed: PostgresNIO 1.33
-    /// hands a statement written to a closed channel a promise that never
-    /// completes, so without this check a write after the server went away
-    /// would wait for ever. (A close in the instant between the check and the
-    /// write is still not caught; docs/fleet.md.)
+    /// How long a statement may go unanswered before the connection is given up.
+    /// Generous: a write may wait on another writer's lock, `migrate` on another migration.
+    static let statementTimeout: Duration = .seconds(120)
+
+    /// `query`, refusing up front once the connection is closed, and giving up
+    /// (closing the connection) when no answer comes within `timeout`.
+    /// PostgresNIO 1.33 hands a statement written to a closed channel a promise
+    /// that never completes; the check catches a connection already seen
+    /// closed, the deadline the instant between the check and the write.
     @discardableResult
-    func checkedQuery(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> PostgresRowSequence {
+    func checkedQuery(_ query: PostgresQuery, logger: Logger, timeout: Duration = statementTimeout,
+                      file: String = #fileID, line: Int = #line) async throws -> PostgresRowSequence {
         guard !isClosed else { throw ConnectionClosed() }
-        return try await self.query(query, logger: logger, file: file, line: line)
+        do {
+            return try await Self.withDeadline(timeout) { try await self.query(query, logger: logger, file: file, line: line) }
+        } catch let error as NoAnswer {
+            let closing: EventLoopFuture<Void> = close()
+            _ = closing
+            throw error
+        }
     }
 
-    /// `withTransaction`, with the same check before BEGIN.
-    func checkedTransaction<Result>(logger: Logger, isolation: isolated (any Actor)? = #isolation,
-                                    _ body: (PostgresConnection) async throws -> sending Result) async throws -> sending Result {
-        guard !isClosed else { throw ConnectionClosed() }
-        return try await withTransaction(logger: logger, isolation: isolation, body)
+    /// BEGIN, `body`, COMMIT (ROLLBACK if `body` throws), each statement through `checkedQuery`.
+    func checkedTransaction<Result: Sendable>(logger: Logger, isolation: isolated (any Actor)? = #isolation,
+                                              _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await checkedQuery("BEGIN", logger: logger)
+        let value: Result
+        do {
+            value = try await body(self)
+        } catch {
+            _ = try? await checkedQuery("ROLLBACK", logger: logger)
+            throw error
+        }
+        try await checkedQuery("COMMIT", logger: logger)
+        return value
+    }
+
+    /// `body`'s result, or `NoAnswer` once `timeout` has passed; a body that never
+    /// returns is left behind (cancelled) rather than waited for.
+    static func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let race = DeadlineRace<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation)
+            let work = Task {
+                let result: Swift.Result<T, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                if race.finish(result) { race.cancelTimer() }
+            }
+            race.setTimer(Task {
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled else { return }
+                if race.finish(.failure(NoAnswer(timeout: timeout))) { work.cancel() }
+            })
+        }
     }
 }

@@ -72,6 +72,9 @@ public enum FleetError: Error, Equatable, CustomStringConvertible {
         if error is ConnectionClosed {
             return .unreachable(endpoint: endpoint, detail: "the connection was closed (the server stopped, or the network dropped it)")
         }
+        if let noAnswer = error as? NoAnswer {
+            return .unreachable(endpoint: endpoint, detail: "no answer to a statement in \(noAnswer.timeout); the connection was given up")
+        }
         if let psql = error as? PSQLError {
             switch psql.code {
             case .server:

@@ -1,6 +1,8 @@
 import Aggregation
 import Capture
 import Foundation
+import Logging
+import PostgresNIO
 import Reporting
 import Synth
 import TestSupport
@@ -178,6 +180,45 @@ struct BucketStoreTests {
         #expect(try server.psql("fleet", "SELECT sum(packets) FROM buckets") == ["\(packets)"])
         let ports = buckets.reduce(0) { $0 + $1.ports.count }
         #expect(try server.psql("fleet", "SELECT count(*) FROM bucket_ports") == ["\(ports)"])
+    }
+
+    /// A statement without an answer in its deadline gives the connection up instead of waiting for ever
+    /// (what keeps a write from hanging when the connection closes just as it is sent).
+    @Test func aStatementWithoutAnAnswerGivesTheConnectionUp() async throws {
+        let server = try PostgresServer.start()
+        defer { server.stop() }
+        try await BucketStore.withStore(try settings(server, "postgres")) { (store: BucketStore) async throws in
+            let connection = store.connection
+            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            let clock = ContinuousClock()
+            let started = clock.now
+            await #expect(throws: NoAnswer.self) {
+                try await connection.checkedQuery("SELECT pg_sleep(10)", logger: logger, timeout: .milliseconds(500))
+            }
+            #expect(clock.now - started < .seconds(5))
+            // Given up: the next statement is refused at once, and the store says why.
+            #expect(try await eventuallyClosed(connection))
+            await #expect(throws: ConnectionClosed.self) { try await connection.checkedQuery("SELECT 1", logger: logger) }
+            #expect(FleetError.from(NoAnswer(timeout: .seconds(120)), settings: store.settings).description
+                        .hasPrefix("cannot reach the database at 127.0.0.1:\(server.port): no answer to a statement in 120"))
+        }
+        // A short statement well within its deadline is answered as usual.
+        try await BucketStore.withStore(try settings(server, "postgres")) { (store: BucketStore) async throws in
+            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            var value: Int32 = 0
+            for try await row in try await store.connection.checkedQuery("SELECT 42", logger: logger, timeout: .seconds(10)) {
+                value = try row.decode(Int32.self)
+            }
+            #expect(value == 42)
+        }
+    }
+
+    func eventuallyClosed(_ connection: PostgresConnection) async throws -> Bool {
+        for _ in 0..<100 {
+            if connection.isClosed { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
     }
 
     @Test func aWrongPasswordIsAClearAuthenticationError() async throws {
