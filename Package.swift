@@ -31,6 +31,9 @@ let package = Package(
         // The daemon's long-lived parts, signals and graceful shutdown; operational logging.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The fleet database (PostgreSQL) and its TLS. Fleet only.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
     ],
     targets: [
         // libpcap headers, found by pkg-config. Only Capture imports it.
@@ -128,11 +131,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The sensor fleet's PostgreSQL store: connection settings, versioned migrations,
+        // idempotent bucket writes. The only importer of PostgresNIO (docs/fleet.md).
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "Aggregation", "Sketches", "Decoding", "GeoIP",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "darknetd",
             dependencies: [
                 "Daemon", "Configuration", "Pipeline", "Reporting",
-                "Capture", "Decoding", "Synth", "GeoIP", "Sketches", "Aggregation", "Interchange",
+                "Capture", "Decoding", "Synth", "GeoIP", "Sketches", "Aggregation", "Interchange", "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -175,6 +191,17 @@ let package = Package(
         ),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Decoding", "Interchange", "Synth", "TestSupport", "CSensorShims"]),
         .testTarget(name: "InterchangeTests", dependencies: ["Interchange"]),
+        // Against a real PostgreSQL each test starts (Debian's postgresql; docs/fleet.md).
+        .testTarget(
+            name: "FleetTests",
+            dependencies: [
+                "Fleet", "Reporting", "Aggregation", "Capture", "Sketches", "Synth", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                // One test reaches a statement's deadline on the connection itself.
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "StatsSocketTests",
             dependencies: [

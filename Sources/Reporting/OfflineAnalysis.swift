@@ -46,6 +46,9 @@ public struct OfflineAnalysis {
     public var comparison = FeedComparison.Options()
     /// At most this many ports and top sources in the report (nil: every port, 100 sources).
     public var top: Int?
+    /// Gets every closed bucket as it closes, oldest first, on the thread that runs the
+    /// analysis (the fleet backfill, `analyze --db`).
+    public var onClosedBucket: ((BucketSummary) -> Void)?
 
     public init(config: AggregationConfig) {
         self.config = config
@@ -73,7 +76,7 @@ public struct OfflineAnalysis {
         // One shard or several: the same drain loop (`ShardWorker`) and merge.
         var pipeline = ShardedPipeline(shards: max(1, threads))
         pipeline.darknet = darknet
-        (run, aggregator) = pipeline.run(source: source, config: config, geoip: geoip, onBucket: { stage.process($0) })
+        (run, aggregator) = pipeline.run(source: source, config: config, geoip: geoip, onBucket: { stage.process($0); onClosedBucket?($0) })
         stage.finish()
         var report = AnalysisReport(aggregator: aggregator, run: run, live: false, topPorts: top, topSources: top ?? 100)
         let alerts = AlertsSection(stage)

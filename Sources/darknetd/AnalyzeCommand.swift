@@ -2,6 +2,7 @@ import Aggregation
 import ArgumentParser
 import Capture
 import Configuration
+import Fleet
 import Foundation
 import GeoIP
 import Reporting
@@ -66,8 +67,16 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(name: .long, help: "Exact per-source tables instead of the sketches (slower; the oracle for docs/sketches.md's bounds).")
     var exact = false
 
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .long, help: "With --db: the sensor the buckets are stored under (docs/fleet.md).")
+    var sensor: String?
+
 
     func validate() throws {
+        if database.db != nil && sensor == nil { throw ValidationError("--db needs --sensor NAME: the sensor the buckets are stored under") }
+        if database.db == nil && sensor != nil { throw ValidationError("--sensor needs --db") }
+        if let sensor, sensor.isEmpty || sensor.count > 200 { throw ValidationError("--sensor: 1 to 200 characters") }
         if exact && aggregation.threads.resolved() > 1 { throw ValidationError("--exact runs in one thread: its pair table does not merge across shards") }
         if pcap.isEmpty && !demo { throw ValidationError("give at least one capture with --pcap FILE, or --demo") }
         if !pcap.isEmpty && demo { throw ValidationError("--demo replaces --pcap; give one or the other") }
@@ -136,7 +145,25 @@ struct AnalyzeCommand: ParsableCommand {
         analysis.comparison.sensorCountry = sensorCountry.flatMap { CountryCode($0) } ?? .unknown
         if let top { analysis.comparison.topPorts = top; analysis.comparison.topCountries = top }
         let geoip = try aggregation.openGeoIP()
+        var backfill: BackfillWriter?
+        if let settings = try database.settings(), let sensor {
+            do {
+                backfill = try BackfillWriter(settings: settings, sensor: sensor)
+            } catch {
+                throw fail(error.description)
+            }
+            analysis.onClosedBucket = { backfill?.write($0) }
+        }
         let result = analysis.run(source: source, geoip: geoip)
+        if let backfill {
+            backfill.close()
+            if let failure = backfill.failure {
+                throw fail("db: \(failure) (\(backfill.written) buckets were written before it; run again to write the rest)")
+            }
+            let buckets = backfill.written + backfill.alreadyStored
+            let perBucket = buckets > 0 ? String(format: "%.2f ms a bucket", backfill.writeSeconds * 1000 / Double(buckets)) : "none"
+            note("db: \(backfill.written) buckets written, \(backfill.alreadyStored) already there (\(perBucket); sensor \(backfill.sensor), \(backfill.settings.redactedURL))")
+        }
         if let export {
             do {
                 try SensorExport.write(aggregator: result.aggregator, sensor: sensorName, to: export)

@@ -1,0 +1,159 @@
+/// The fleet schema's versioned migrations, oldest first. They live here as
+/// Swift string constants rather than as SwiftPM resource files: darknetd is
+/// installed as one binary (docs/operations.md), and a resource bundle would
+/// have to travel beside it and be found at run time; a constant cannot go
+/// missing. Each migration is a list of single statements because PostgresNIO
+/// sends every query through the extended protocol, which takes one statement
+/// at a time.
+///
+/// Rules: a migration once released is never edited (the next version changes
+/// what it must); `MigrationTests` checks the versions run 1, 2, 3… in order.
+public struct Migration: Sendable {
+    public var version: Int
+    public var name: String
+    public var statements: [String]
+}
+
+public enum Migrations {
+    /// Key of the session advisory lock `migrate` holds, so that two sensors
+    /// migrating at once take turns ('darkflt' in ASCII).
+    public static let advisoryLockKey: Int64 = 0x6461_726B_666C_74
+
+    /// Tables partitioned by day of `bucket_start`; `fleet_ensure_partitions`
+    /// creates one partition of each per day.
+    public static let partitionedTables = ["buckets", "bucket_ports", "bucket_countries", "bucket_watched_sources", "scans", "attacks"]
+
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "buckets", statements: [
+            """
+            CREATE TABLE sensors (
+                sensor_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                name text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 200),
+                -- The database role allowed to write this sensor's rows (docs/fleet.md, least privilege).
+                db_role name,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE buckets (
+                sensor_id integer NOT NULL,
+                bucket_start timestamptz NOT NULL,
+                length_s integer NOT NULL CHECK (length_s > 0),
+                packets bigint NOT NULL,
+                bytes bigint NOT NULL,
+                decoded bigint NOT NULL,
+                decode_errors bigint NOT NULL,
+                ipv4 bigint NOT NULL,
+                ipv6 bigint NOT NULL,
+                tcp bigint NOT NULL,
+                udp bigint NOT NULL,
+                icmp bigint NOT NULL,
+                icmpv6 bigint NOT NULL,
+                other_ip bigint NOT NULL,
+                fragments bigint NOT NULL,
+                class_scan bigint NOT NULL,
+                class_backscatter bigint NOT NULL,
+                class_reflection_recon bigint NOT NULL,
+                class_misconfiguration bigint NOT NULL,
+                class_other bigint NOT NULL,
+                ports_with_packets integer NOT NULL,
+                distinct_sources double precision NOT NULL,
+                -- Format 1: byte 0 = 1, byte 1 = precision p, then 2^p one-byte registers (docs/fleet.md).
+                sources_hll bytea NOT NULL,
+                written_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (sensor_id, bucket_start)
+            ) PARTITION BY RANGE (bucket_start)
+            """,
+            """
+            CREATE TABLE bucket_ports (
+                sensor_id integer NOT NULL,
+                bucket_start timestamptz NOT NULL,
+                protocol smallint NOT NULL,
+                port integer NOT NULL,
+                packets bigint NOT NULL,
+                scan_packets bigint NOT NULL,
+                scan_sources bigint NOT NULL,
+                PRIMARY KEY (sensor_id, bucket_start, protocol, port)
+            ) PARTITION BY RANGE (bucket_start)
+            """,
+            """
+            CREATE TABLE bucket_countries (
+                sensor_id integer NOT NULL,
+                bucket_start timestamptz NOT NULL,
+                -- ISO 3166 alpha-2, or '??' for sources without a known country.
+                country text NOT NULL,
+                packets bigint NOT NULL,
+                PRIMARY KEY (sensor_id, bucket_start, country)
+            ) PARTITION BY RANGE (bucket_start)
+            """,
+            """
+            CREATE TABLE bucket_watched_sources (
+                sensor_id integer NOT NULL,
+                bucket_start timestamptz NOT NULL,
+                port integer NOT NULL,
+                source inet NOT NULL,
+                rank smallint NOT NULL,
+                packets bigint NOT NULL,
+                PRIMARY KEY (sensor_id, bucket_start, port, source)
+            ) PARTITION BY RANGE (bucket_start)
+            """,
+            """
+            CREATE TABLE scans (
+                sensor_id integer NOT NULL,
+                bucket_start timestamptz NOT NULL,
+                source inet NOT NULL,
+                protocol smallint NOT NULL,
+                port integer NOT NULL,
+                started_at timestamptz NOT NULL,
+                last_seen_at timestamptz NOT NULL,
+                packets bigint NOT NULL,
+                destinations bigint NOT NULL,
+                observed_rate double precision NOT NULL,
+                internet_rate double precision NOT NULL,
+                fingerprint text NOT NULL,
+                PRIMARY KEY (sensor_id, bucket_start, source, protocol, port)
+            ) PARTITION BY RANGE (bucket_start)
+            """,
+            """
+            CREATE TABLE attacks (
+                sensor_id integer NOT NULL,
+                bucket_start timestamptz NOT NULL,
+                victim inet NOT NULL,
+                protocol smallint NOT NULL,
+                started_at timestamptz NOT NULL,
+                last_seen_at timestamptz NOT NULL,
+                packets bigint NOT NULL,
+                peak_rate double precision NOT NULL,
+                observed_rate double precision NOT NULL,
+                estimated_attack_rate double precision NOT NULL,
+                PRIMARY KEY (sensor_id, bucket_start, victim, protocol)
+            ) PARTITION BY RANGE (bucket_start)
+            """,
+            // Creates the day's partition of every bucket table (UTC days) unless it exists.
+            // SECURITY DEFINER: a sensor role that may only insert can still add a day.
+            // The transaction-scoped advisory lock serialises two writers adding the same day.
+            """
+            CREATE FUNCTION fleet_ensure_partitions(day date) RETURNS void
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+            DECLARE
+                parent text;
+                part text;
+                low timestamptz := day::timestamp AT TIME ZONE 'UTC';
+                high timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
+            BEGIN
+                PERFORM pg_advisory_xact_lock(\(advisoryLockKey) + 1);
+                FOREACH parent IN ARRAY ARRAY[\(partitionedTables.map { "'\($0)'" }.joined(separator: ", "))] LOOP
+                    part := parent || '_' || to_char(day, 'YYYYMMDD');
+                    IF to_regclass(quote_ident(part)) IS NULL THEN
+                        EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)', part, parent, low, high);
+                    END IF;
+                END LOOP;
+            END
+            $fn$
+            """,
+        ]),
+    ]
+
+    /// The newest version this darknetd knows.
+    public static var latestVersion: Int { all.last?.version ?? 0 }
+}

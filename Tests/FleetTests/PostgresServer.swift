@@ -1,0 +1,215 @@
+import Foundation
+import Synchronization
+import TestSupport
+
+/// A throwaway PostgreSQL server for one test: `initdb` in a temporary
+/// directory with password (scram-sha-256) authentication for every
+/// connection, listening on 127.0.0.1 on a free port, stopped and deleted by
+/// `stop()`. PostgreSQL refuses to run as root, so when the tests run as root
+/// (CI) the server runs as the `postgres` system user that Debian's package
+/// creates (through util-linux's `setpriv`, which execs the program itself, so
+/// the server is this process's own child and gets its signals directly);
+/// otherwise as the current user. The server is run in the foreground rather
+/// than through `pg_ctl start`: a `pg_ctl` behind `runuser` was seen to leave
+/// its parent waiting for good.
+final class PostgresServer: Sendable {
+    let bin: String
+    let directory: String
+    let port: Int
+    let admin = "fleetadmin"
+    let password: String
+    /// A file holding `password` (what `--db-password-file` is given).
+    let passwordFile: String
+    /// Runs the server's own programs as this user (nil: as ourselves).
+    let serverUser: String?
+    /// TLS on, with a self-signed certificate for localhost and 127.0.0.1 (`certificateFile`).
+    let tls: Bool
+    /// The running `postgres` process.
+    let process = Mutex<Subprocess?>(nil)
+
+    /// The newest `/usr/lib/postgresql/N/bin` with initdb, pg_ctl and psql, or nil.
+    static func binDirectory() -> String? {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted(by: >)
+        for version in versions {
+            let bin = "\(root)/\(version)/bin"
+            if ["initdb", "pg_ctl", "postgres", "psql"].allSatisfy({ FileManager.default.isExecutableFile(atPath: "\(bin)/\($0)") }) {
+                return bin
+            }
+        }
+        return nil
+    }
+
+    /// Why the server tests cannot run here, or nil when they can.
+    static var unavailableReason: String? {
+        guard binDirectory() != nil else {
+            return "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (scripts/install-deps.sh installs Debian's postgresql)"
+        }
+        if getuid() == 0 && (getpwnam("postgres") == nil || Executables.system("setpriv") == nil) {
+            return "running as root, but there is no postgres user or no setpriv to run the server unprivileged"
+        }
+        return nil
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// A free TCP port on 127.0.0.1 (bound, read back, released).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddr in
+                bind(fd, sockaddr, length) == 0 && getsockname(fd, sockaddr, &length) == 0
+            }
+        }
+        guard bound else { throw Failure(description: "bind: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// One of the server's programs with its arguments, as the server's user.
+    func command(_ name: String, _ arguments: [String]) -> (String, [String]) {
+        if let serverUser {
+            return (Executables.system("setpriv")!, ["--reuid", serverUser, "--regid", serverUser, "--init-groups", "--reset-env", "--",
+                                                     "\(bin)/\(name)"] + arguments)
+        }
+        return ("\(bin)/\(name)", arguments)
+    }
+
+    /// Runs one of the server's programs to completion as the server's user.
+    func runServerProgram(_ name: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> Subprocess.Result {
+        let (executable, all) = command(name, arguments)
+        return try Subprocess.run(executable, all, timeout: timeout)
+    }
+
+    private init(bin: String, directory: String, port: Int, password: String, serverUser: String?, tls: Bool) {
+        self.tls = tls
+        self.bin = bin
+        self.directory = directory
+        self.port = port
+        self.password = password
+        self.passwordFile = directory + "/password"
+        self.serverUser = serverUser
+    }
+
+    /// initdb + start; throws with the server's log if it does not come up.
+    static func start(tls: Bool = false) throws -> PostgresServer {
+        guard let bin = binDirectory() else { throw Failure(description: unavailableReason ?? "no PostgreSQL") }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-pg-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let serverUser: String? = getuid() == 0 ? "postgres" : nil
+        if serverUser != nil, let entry = getpwnam("postgres") {
+            guard chown(directory, entry.pointee.pw_uid, entry.pointee.pw_gid) == 0 else {
+                throw Failure(description: "chown \(directory): errno \(errno)")
+            }
+        }
+        chmod(directory, 0o700)
+        let password = "pw-\(UUID().uuidString)"
+        var lastError = ""
+        for _ in 0..<3 {
+            let server = PostgresServer(bin: bin, directory: directory, port: try freePort(), password: password, serverUser: serverUser, tls: tls)
+            do {
+                try server.initializeAndStart()
+                return server
+            } catch {
+                lastError = "\(error)"
+                server.stopProcess()
+                try? FileManager.default.removeItem(atPath: server.dataDirectory)
+            }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+        throw Failure(description: "PostgreSQL did not start: \(lastError)")
+    }
+
+    var dataDirectory: String { directory + "/data" }
+
+    private func initializeAndStart() throws {
+        _ = FileManager.default.createFile(atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+        if serverUser != nil, let entry = getpwnam("postgres") { chown(passwordFile, entry.pointee.pw_uid, entry.pointee.pw_gid) }
+        if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
+            let initdb = try runServerProgram("initdb", ["-D", dataDirectory, "-U", admin, "--pwfile=\(passwordFile)",
+                                                           "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"])
+            guard initdb.status == 0 else { throw Failure(description: "initdb: \(initdb.output)") }
+        }
+        var settings = ["-c", "fsync=off", "-c", "max_connections=50"]
+        if tls {
+            try makeCertificate()
+            settings += ["-c", "ssl=on", "-c", "ssl_cert_file=\(certificateFile)", "-c", "ssl_key_file=\(directory)/server.key"]
+        }
+        let (executable, arguments) = command("postgres", ["-D", dataDirectory, "-h", "127.0.0.1", "-p", "\(port)", "-k", directory] + settings)
+        let child = try Subprocess(executable, arguments)
+        process.withLock { $0 = child }
+        let ready = child.wait(until: {
+            !child.process.isRunning || child.standardError.contains("database system is ready to accept connections")
+        }, timeout: .seconds(60))
+        guard ready, child.process.isRunning else {
+            throw Failure(description: "postgres did not become ready: \(child.standardError.suffix(2000))")
+        }
+    }
+
+    /// The server's self-signed certificate (PEM): the root a `verify-full` client trusts.
+    var certificateFile: String { directory + "/server.crt" }
+
+    /// A self-signed certificate for localhost and 127.0.0.1, and its key readable by the server only.
+    private func makeCertificate() throws {
+        guard let openssl = Executables.system("openssl") else { throw Failure(description: "no openssl to make a certificate") }
+        let key = directory + "/server.key"
+        let made = try Subprocess.run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificateFile,
+                                                "-days", "2", "-subj", "/CN=localhost",
+                                                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        guard made.status == 0 else { throw Failure(description: "openssl: \(made.stderr)") }
+        chmod(key, 0o600)
+        if serverUser != nil, let entry = getpwnam("postgres") { chown(key, entry.pointee.pw_uid, entry.pointee.pw_gid) }
+    }
+
+    /// The server's own log (its standard error) so far.
+    var log: String { process.withLock { $0?.standardError ?? "" } }
+
+    /// SIGINT is PostgreSQL's fast shutdown: sessions are ended, the server exits.
+    func stopProcess() {
+        guard let child = process.withLock({ $0 }) else { return }
+        if child.process.isRunning { kill(child.process.processIdentifier, SIGINT) }
+        if child.waitForExit(timeout: .seconds(30)) == nil { kill(child.process.processIdentifier, SIGKILL) }
+        process.withLock { $0 = nil }
+    }
+
+    /// Starts the server again on the same data directory and port (after `stopProcess`).
+    func restart() throws {
+        stopProcess()
+        try initializeAndStart()
+    }
+
+    /// Stops the server (fast shutdown) and deletes its directory.
+    func stop() {
+        stopProcess()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// `postgres://fleetadmin@127.0.0.1:PORT/DATABASE` (no password: that is in `passwordFile`).
+    func url(_ database: String, user: String? = nil, host: String = "127.0.0.1") -> String {
+        "postgres://\(user ?? admin)@\(host):\(port)/\(database)"
+    }
+
+    /// Runs SQL through psql (a client independent of the code under test) as the
+    /// administrator; returns the rows, columns separated by `|`.
+    @discardableResult
+    func psql(_ database: String, _ sql: String, user: String? = nil, password: String? = nil) throws -> [String] {
+        let result = try Subprocess.run("\(bin)/psql", ["-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1",
+                                                         "-h", "127.0.0.1", "-p", "\(port)", "-U", user ?? admin, "-d", database, "-c", sql],
+                                        environment: ["PGPASSWORD": password ?? self.password, "PGCONNECT_TIMEOUT": "10", "PGSSLMODE": "disable"])
+        guard result.status == 0 else { throw Failure(description: "psql \(sql): \(result.stderr)") }
+        return result.stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    /// A new empty database.
+    func createDatabase(_ name: String) throws {
+        try psql("postgres", "CREATE DATABASE \(name)")
+    }
+}
