@@ -152,6 +152,88 @@ public enum Migrations {
             $fn$
             """,
         ]),
+        // The registers of `buckets.sources_hll` merged and estimated in SQL, so any
+        // client counts distinct sources across buckets and sensors (docs/fleet.md):
+        // the register-wise maximum, and Ertl's estimator as `HyperLogLog.estimate`
+        // computes it. Only registers made under one hash key merge meaningfully.
+        Migration(version: 2, name: "hll functions", statements: [
+            """
+            CREATE FUNCTION fleet_hll_union_step(state bytea, registers bytea) RETURNS bytea
+            LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
+            BEGIN
+                IF registers IS NULL THEN RETURN state; END IF;
+                IF state IS NULL THEN RETURN registers; END IF;
+                IF length(state) <> length(registers) OR length(state) < 3 OR get_byte(state, 0) <> 1
+                   OR get_byte(registers, 0) <> 1 OR get_byte(state, 1) <> get_byte(registers, 1) THEN
+                    RAISE EXCEPTION 'fleet_hll_union: registers of another format or precision';
+                END IF;
+                RETURN substring(state FROM 1 FOR 2) || (
+                    SELECT string_agg(set_byte('\\x00'::bytea, 0, greatest(get_byte(state, i), get_byte(registers, i))),
+                                      ''::bytea ORDER BY i)
+                    FROM generate_series(2, length(state) - 1) AS i);
+            END
+            $fn$
+            """,
+            """
+            CREATE AGGREGATE fleet_hll_union(bytea) (SFUNC = fleet_hll_union_step, STYPE = bytea, PARALLEL = SAFE)
+            """,
+            """
+            CREATE FUNCTION fleet_hll_estimate(registers bytea) RETURNS double precision
+            LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
+            DECLARE
+                p integer; m integer; q integer; v integer; hist integer[];
+                x double precision; y double precision; z double precision; previous double precision;
+            BEGIN
+                IF registers IS NULL THEN RETURN NULL; END IF;
+                IF length(registers) < 3 OR get_byte(registers, 0) <> 1 THEN
+                    RAISE EXCEPTION 'fleet_hll_estimate: not registers of format 1';
+                END IF;
+                p := get_byte(registers, 1);
+                m := length(registers) - 2;
+                q := 64 - p;
+                IF p < 4 OR p > 18 OR m <> (1 << p) THEN
+                    RAISE EXCEPTION 'fleet_hll_estimate: % registers do not fit precision %', m, p;
+                END IF;
+                hist := array_fill(0, ARRAY[q + 2], ARRAY[0]);
+                FOR i IN 2 .. m + 1 LOOP
+                    v := get_byte(registers, i);
+                    IF v > q + 1 THEN RAISE EXCEPTION 'fleet_hll_estimate: register % above %', v, q + 1; END IF;
+                    hist[v] := hist[v] + 1;
+                END LOOP;
+                -- tau((m - hist[q + 1]) / m)
+                x := (m - hist[q + 1])::double precision / m;
+                IF x = 0 OR x = 1 THEN
+                    z := 0;
+                ELSE
+                    y := 1; z := 1 - x;
+                    LOOP
+                        x := sqrt(x); previous := z; y := y * 0.5;
+                        z := z - (1 - x) * (1 - x) * y;
+                        EXIT WHEN z = previous;
+                    END LOOP;
+                    z := z / 3;
+                END IF;
+                z := m * z;
+                FOR k IN REVERSE q .. 1 LOOP
+                    z := 0.5 * (z + hist[k]);
+                END LOOP;
+                -- sigma(hist[0] / m)
+                x := hist[0]::double precision / m;
+                IF x = 1 THEN RETURN 0; END IF;
+                y := 1; previous := NULL;
+                DECLARE s double precision := x;
+                BEGIN
+                    LOOP
+                        x := x * x; previous := s; s := s + x * y; y := y + y;
+                        EXIT WHEN s = previous;
+                    END LOOP;
+                    z := z + m * s;
+                END;
+                RETURN 0.7213475204444817 * m * m / z;
+            END
+            $fn$
+            """,
+        ]),
     ]
 
     /// The newest version this darknetd knows.

@@ -143,6 +143,52 @@ struct BucketStoreTests {
         #expect(ports == expected)
     }
 
+    /// The registers merge and estimate in SQL as in Swift: `fleet_hll_union` over two
+    /// sensors' buckets gives the registers of `HyperLogLog.merge`, and `fleet_hll_estimate`
+    /// Ertl's estimate, to 1e-9.
+    @Test func registersMergeAndEstimateInSQLAsInSwift() async throws {
+        let a = try Self.generatedBuckets(packets: 6000, seconds: 240, seed: 21)
+        let b = try Self.generatedBuckets(packets: 6000, seconds: 240, seed: 22)
+        let server = try PostgresServer.start()
+        defer { server.stop() }
+        try server.createDatabase("fleet")
+        try await BucketStore.withStore(try settings(server, "fleet")) { store in
+            try await store.migrate()
+            for bucket in a { _ = try await store.write(sensor: "a", bucket: bucket) }
+            for bucket in b { _ = try await store.write(sensor: "b", bucket: bucket) }
+        }
+        var union = a[0].sources
+        for bucket in a.dropFirst() + b { union.merge(bucket.sources) }
+        let row = try #require(try server.psql("fleet", """
+            SELECT encode(fleet_hll_union(sources_hll), 'hex') || '|' || fleet_hll_estimate(fleet_hll_union(sources_hll))::text
+            FROM buckets
+            """).first).split(separator: "|").map(String.init)
+        #expect(row[0] == HLLFormat.encode(union).readableBytesView.map { String(format: "%02x", $0) }.joined())
+        let estimate = try #require(Double(row[1]))
+        #expect(abs(estimate - union.estimate) <= 1e-9 * union.estimate, "SQL \(estimate), Swift \(union.estimate)")
+        // Every bucket's own estimate, and the sensors apart.
+        let perBucket = try server.psql("fleet", """
+            SELECT fleet_hll_estimate(sources_hll)::text FROM buckets WHERE sensor_id = (SELECT sensor_id FROM sensors WHERE name = 'a')
+            ORDER BY bucket_start
+            """).compactMap(Double.init)
+        #expect(perBucket.count == a.count)
+        for (sql, bucket) in zip(perBucket, a) {
+            #expect(abs(sql - bucket.sources.estimate) <= 1e-9 * max(1, bucket.sources.estimate))
+        }
+        var onlyB = b[0].sources
+        for bucket in b.dropFirst() { onlyB.merge(bucket.sources) }
+        let textB = try server.psql("fleet", """
+            SELECT fleet_hll_estimate(fleet_hll_union(sources_hll))::text FROM buckets
+            WHERE sensor_id = (SELECT sensor_id FROM sensors WHERE name = 'b')
+            """).first
+        let sqlB = try #require(textB.flatMap(Double.init))
+        #expect(abs(sqlB - onlyB.estimate) <= 1e-9 * onlyB.estimate)
+        // Registers of another precision are refused, not merged.
+        #expect(throws: (any Error).self) {
+            _ = try server.psql("fleet", "SELECT fleet_hll_union_step(sources_hll, '\\x010400'::bytea) FROM buckets LIMIT 1")
+        }
+    }
+
     /// The server goes away in the middle of a run: the write fails with a connection error,
     /// and once it is back, writing every bucket again stores each one exactly once.
     @Test func aServerThatStopsMidRunLosesAndDuplicatesNothing() async throws {
