@@ -19,9 +19,37 @@ public enum Migrations {
     /// migrating at once take turns ('darkflt' in ASCII).
     public static let advisoryLockKey: Int64 = 0x6461_726B_666C_74
 
-    /// Tables partitioned by day of `bucket_start`; `fleet_ensure_partitions`
-    /// creates one partition of each per day.
-    public static let partitionedTables = ["buckets", "bucket_ports", "bucket_countries", "bucket_watched_sources", "scans", "attacks"]
+    /// Tables partitioned by day of `bucket_start` in migration 1.
+    public static let bucketTables = ["buckets", "bucket_ports", "bucket_countries", "bucket_watched_sources", "scans", "attacks"]
+    /// Every table partitioned by day (migration 3 adds `alerts` by `alert_time`
+    /// and `feed_events` by `event_time`); `fleet_ensure_partitions` creates one
+    /// partition of each per UTC day.
+    public static let partitionedTables = bucketTables + ["alerts", "feed_events"]
+
+    /// Creates the day's partition of every table in `tables` (UTC days) unless it exists.
+    /// SECURITY DEFINER: a sensor role that may only insert can still add a day.
+    /// The transaction-scoped advisory lock serialises two writers adding the same day.
+    static func ensurePartitionsFunction(_ tables: [String], replace: Bool) -> String {
+        """
+        CREATE \(replace ? "OR REPLACE " : "")FUNCTION fleet_ensure_partitions(day date) RETURNS void
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+        DECLARE
+            parent text;
+            part text;
+            low timestamptz := day::timestamp AT TIME ZONE 'UTC';
+            high timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
+        BEGIN
+            PERFORM pg_advisory_xact_lock(\(advisoryLockKey) + 1);
+            FOREACH parent IN ARRAY ARRAY[\(tables.map { "'\($0)'" }.joined(separator: ", "))] LOOP
+                part := parent || '_' || to_char(day, 'YYYYMMDD');
+                IF to_regclass(quote_ident(part)) IS NULL THEN
+                    EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)', part, parent, low, high);
+                END IF;
+            END LOOP;
+        END
+        $fn$
+        """
+    }
 
     public static let all: [Migration] = [
         Migration(version: 1, name: "buckets", statements: [
@@ -129,28 +157,7 @@ public enum Migrations {
                 PRIMARY KEY (sensor_id, bucket_start, victim, protocol)
             ) PARTITION BY RANGE (bucket_start)
             """,
-            // Creates the day's partition of every bucket table (UTC days) unless it exists.
-            // SECURITY DEFINER: a sensor role that may only insert can still add a day.
-            // The transaction-scoped advisory lock serialises two writers adding the same day.
-            """
-            CREATE FUNCTION fleet_ensure_partitions(day date) RETURNS void
-            LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
-            DECLARE
-                parent text;
-                part text;
-                low timestamptz := day::timestamp AT TIME ZONE 'UTC';
-                high timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
-            BEGIN
-                PERFORM pg_advisory_xact_lock(\(advisoryLockKey) + 1);
-                FOREACH parent IN ARRAY ARRAY[\(partitionedTables.map { "'\($0)'" }.joined(separator: ", "))] LOOP
-                    part := parent || '_' || to_char(day, 'YYYYMMDD');
-                    IF to_regclass(quote_ident(part)) IS NULL THEN
-                        EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)', part, parent, low, high);
-                    END IF;
-                END LOOP;
-            END
-            $fn$
-            """,
+            ensurePartitionsFunction(bucketTables, replace: false),
         ]),
         // The registers of `buckets.sources_hll` merged and estimated in SQL, so any
         // client counts distinct sources across buckets and sensors (docs/fleet.md):
@@ -233,6 +240,77 @@ public enum Migrations {
             END
             $fn$
             """,
+        ]),
+        // Alerts beside the buckets, and feeds (other observation networks: NORSE,
+        // honeypots, threat lists) in the same database, so `fleet report` compares
+        // any set of sensors and feeds (docs/fleet.md).
+        Migration(version: 3, name: "alerts and feeds", statements: [
+            """
+            CREATE TABLE alerts (
+                sensor_id integer NOT NULL,
+                alert_time timestamptz NOT NULL,
+                -- AlertRuleID's raw value ("dns-open-resolver-surge").
+                rule text NOT NULL,
+                -- The alert's dedup key (rule and subject); with the time it makes a rewrite idempotent.
+                alert_key text NOT NULL,
+                -- RFC 5424 severity name ("warning").
+                severity text NOT NULL,
+                protocol smallint,
+                port integer,
+                address inet,
+                message text NOT NULL,
+                -- The alert as the JSON sink writes it (docs/alerts.md).
+                body jsonb NOT NULL,
+                PRIMARY KEY (sensor_id, alert_time, rule, alert_key)
+            ) PARTITION BY RANGE (alert_time)
+            """,
+            """
+            CREATE TABLE feeds (
+                feed_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                name text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 200),
+                -- The database role allowed to import into this feed (least privilege, docs/fleet.md).
+                db_role name,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE feed_imports (
+                import_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                feed_id integer NOT NULL REFERENCES feeds (feed_id),
+                -- The file's length and a 64-bit hash of its bytes (docs/fleet.md):
+                -- the same file imported twice is stored once.
+                file_bytes bigint NOT NULL,
+                file_hash bigint NOT NULL,
+                file_name text NOT NULL,
+                -- The reader: a built-in format's name or "mapping:<file>".
+                format text NOT NULL,
+                events bigint NOT NULL,
+                rejected_lines bigint NOT NULL,
+                first_event timestamptz,
+                last_event timestamptz,
+                imported_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (feed_id, file_bytes, file_hash)
+            )
+            """,
+            """
+            CREATE TABLE feed_events (
+                feed_id integer NOT NULL,
+                import_id bigint NOT NULL,
+                -- The event's line (or record) number in its file.
+                line bigint NOT NULL,
+                event_time timestamptz NOT NULL,
+                -- Set when the feed gives a start and an end; event_time is the start.
+                end_time timestamptz,
+                source inet,
+                protocol smallint,
+                port integer,
+                -- ISO 3166 alpha-2, as the feed gave it or mapped from a name.
+                country text,
+                weight double precision NOT NULL DEFAULT 1,
+                PRIMARY KEY (feed_id, event_time, import_id, line)
+            ) PARTITION BY RANGE (event_time)
+            """,
+            ensurePartitionsFunction(partitionedTables, replace: true),
         ]),
     ]
 

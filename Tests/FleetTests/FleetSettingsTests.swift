@@ -76,10 +76,10 @@ import Testing
         #expect(Migrations.all.map(\.version) == Array(1...Migrations.all.count))
         #expect(Migrations.latestVersion == Migrations.all.count)
         let first = Migrations.all[0].statements.joined(separator: "\n")
-        for table in Migrations.partitionedTables {
+        for table in Migrations.bucketTables {
             #expect(first.contains("CREATE TABLE \(table) ("), "\(table)")
         }
-        #expect(first.components(separatedBy: "PARTITION BY RANGE (bucket_start)").count - 1 == Migrations.partitionedTables.count)
+        #expect(first.components(separatedBy: "PARTITION BY RANGE (bucket_start)").count - 1 == Migrations.bucketTables.count)
     }
 
     /// Nothing listens on the port: a connection error that names the address, not a crash or a hang.
