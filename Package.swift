@@ -159,6 +159,12 @@ let package = Package(
             dependencies: ["Daemon", "Pipeline", "Capture", "Decoding", "Sketches", "Aggregation"],
             path: "Benchmarks/Stages"
         ),
+        // Many simulated sensors writing buckets into one PostgreSQL (docs/fleet.md).
+        .executableTarget(
+            name: "fleet-load",
+            dependencies: ["Fleet", "Pipeline", "Capture", "Aggregation"],
+            path: "Benchmarks/FleetLoad"
+        ),
         .executableTarget(
             name: "darknetctl",
             dependencies: [
