@@ -98,6 +98,8 @@ let package = Package(
             name: "Configuration",
             dependencies: [
                 "Aggregation", "Alerts", "Capture", "Decoding", "Sketches",
+                // The export's database URL is checked as `ConnectionSettings` parses it.
+                "Fleet",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -124,6 +126,8 @@ let package = Package(
                 "StatsWire", "Configuration", "Pipeline", "Reporting",
                 "Capture", "Decoding", "Ring", "Sketches", "Aggregation", "Feed", "Correlation", "GeoIP", "Alerts", "CSensorShims",
                 "Interchange",
+                // The live export's flusher writes through `BucketStore` (no PostgresNIO here).
+                "Fleet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,11 +136,11 @@ let package = Package(
             ]
         ),
         // The sensor fleet's PostgreSQL store: connection settings, versioned migrations,
-        // idempotent bucket writes. The only importer of PostgresNIO (docs/fleet.md).
+        // idempotent bucket and alert writes. The only importer of PostgresNIO (docs/fleet.md).
         .target(
             name: "Fleet",
             dependencies: [
-                "Aggregation", "Sketches", "Decoding", "GeoIP",
+                "Aggregation", "Alerts", "Sketches", "Decoding", "GeoIP",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -201,7 +205,7 @@ let package = Package(
         .testTarget(
             name: "FleetTests",
             dependencies: [
-                "Fleet", "Reporting", "Aggregation", "Capture", "Sketches", "Synth", "TestSupport",
+                "Fleet", "Alerts", "Reporting", "Aggregation", "Capture", "Sketches", "Synth", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 // One test reaches a statement's deadline on the connection itself.
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -21,6 +21,7 @@ public struct SensorConfiguration: Sendable, Equatable {
     public var stats = Stats()
     public var state = State()
     public var service = Service()
+    public var export = Export()
 
     public init() {}
 
@@ -186,6 +187,30 @@ public struct SensorConfiguration: Sendable, Equatable {
         public var directory: String = "/var/lib/darknetd"
         public var snapshotIntervalSeconds: Int64 = 300
         public init() {}
+    }
+
+    /// The live export of closed buckets and their alerts to the fleet database
+    /// (docs/fleet.md, "Live export").
+    public struct Export: Sendable, Equatable {
+        public var database = Database()
+        public init() {}
+
+        public struct Database: Sendable, Equatable {
+            /// `postgres://USER@HOST[:PORT]/DATABASE[?sslmode=…]`, never with a password; nil: no export.
+            public var url: String?
+            /// The password's file; nil: the systemd credential `db-password`, else none.
+            public var passwordFile: String?
+            /// The sensor's name in the fleet database (`sensors.name`); required with `url`.
+            public var sensor: String?
+            /// The spool's bound in MiB (a fraction allowed: 0.05 is 52,428 bytes).
+            public var spoolMaxMiB: Double = 256
+            /// Longest wait between two attempts while the database is away (the wait starts at 0.25 s and doubles).
+            public var retryMaxBackoffSeconds: Int64 = 30
+            public init() {}
+
+            /// The spool's bound in bytes.
+            public var spoolMaxBytes: Int { Int((spoolMaxMiB * 1_048_576).rounded(.down)) }
+        }
     }
 
     public struct Service: Sendable, Equatable {

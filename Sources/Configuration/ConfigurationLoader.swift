@@ -1,5 +1,6 @@
 import Aggregation
 import Alerts
+import Fleet
 import Foundation
 import Yams
 // libyaml itself (Yams's C target), for the nesting check below: its event
@@ -150,6 +151,9 @@ extension SensorConfiguration {
         if let path = feed.path { require(path.hasPrefix("/"), "feed.path", "must be an absolute path to run") }
         if let path = alerts.jsonFile { require(path.hasPrefix("/"), "alerts.json_file", "must be an absolute path to run") }
         if let path = geoip.database { require(path.hasPrefix("/"), "geoip.database", "must be an absolute path to run") }
+        if export.database.url != nil, let path = export.database.passwordFile {
+            require(path.hasPrefix("/"), "export.database.password_file", "must be an absolute path to run")
+        }
         if !issues.isEmpty { throw ConfigurationError(issues: issues) }
     }
 }
@@ -211,7 +215,53 @@ final class Reader {
             m.bool("watchdog", &config.service.watchdog)
             m.finish()
         }
+        if let m = top.section("export") {
+            if let d = m.section("database") { readExportDatabase(d, &config.export.database) }
+            m.finish()
+        }
         top.finish()
+    }
+
+    func readExportDatabase(_ m: MappingReader, _ d: inout SensorConfiguration.Export.Database) {
+        // ConnectionSettings parses the URL as `--db` does: a password in it is refused,
+        // and the URL is then not echoed (it holds the password).
+        if let node = m.value("url") {
+            if Reader.isNull(node) {
+                d.url = nil
+            } else if let text = m.scalarText(node, "url", expected: "a postgres:// URL") {
+                do throws(FleetError) {
+                    _ = try ConnectionSettings(url: text)
+                    d.url = text.isEmpty ? nil : text
+                } catch {
+                    issue(m.key("url"), node, error == .passwordInURL
+                        ? "the URL contains a password; put it in the file export.database.password_file names (or the systemd credential db-password), never in the configuration"
+                        : "\(error)")
+                }
+            }
+        }
+        m.optionalString("password_file", &d.passwordFile)
+        m.optionalString("sensor", &d.sensor) { name in
+            name.count > 200 || name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+                ? "a sensor name is 1 to 200 characters without control characters" : nil
+        }
+        func node(_ name: String) -> Node? { m.entries.first { $0.0 == name }?.2 }
+        m.double("spool_max_mib", &d.spoolMaxMiB, minimum: 0, inclusive: false)
+        if d.spoolMaxMiB > 1_048_576 {
+            issue(m.key("spool_max_mib"), node("spool_max_mib"), "must be at most 1048576 (1 TiB), got \(DurationFormat.number(d.spoolMaxMiB))")
+            d.spoolMaxMiB = SensorConfiguration.Export.Database().spoolMaxMiB
+        } else if d.spoolMaxBytes < 1024 {
+            issue(m.key("spool_max_mib"), node("spool_max_mib"), "must be at least 1 KiB (0.0009765625), got \(DurationFormat.number(d.spoolMaxMiB))")
+            d.spoolMaxMiB = SensorConfiguration.Export.Database().spoolMaxMiB
+        }
+        m.duration("retry_max_backoff", &d.retryMaxBackoffSeconds, max: 3600)
+        if d.retryMaxBackoffSeconds < 1 {
+            issue(m.key("retry_max_backoff"), node("retry_max_backoff"), "must be at least 1s")
+            d.retryMaxBackoffSeconds = SensorConfiguration.Export.Database().retryMaxBackoffSeconds
+        }
+        if d.url != nil && d.sensor == nil {
+            issue(m.key("sensor"), node("url"), "export.database.url is set: name this sensor (its name in the fleet database, e.g. sensor: tokyo)")
+        }
+        m.finish()
     }
 
     static func checkAccountName(_ name: String) -> String? {

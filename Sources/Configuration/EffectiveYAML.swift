@@ -126,6 +126,16 @@ extension SensorConfiguration {
             w.line("user", YAMLWriter.optional(service.user))
             w.line("watchdog", "\(service.watchdog)")
         }
+        out.section("export") { w in
+            w.section("database") { d in
+                d.line("url", YAMLWriter.optional(export.database.url), comment: export.database.url == nil ? "no export" : nil)
+                d.line("password_file", YAMLWriter.optional(export.database.passwordFile))
+                d.line("sensor", YAMLWriter.optional(export.database.sensor))
+                d.line("spool_max_mib", DurationFormat.number(export.database.spoolMaxMiB),
+                       comment: "\(export.database.spoolMaxBytes) bytes")
+                d.line("retry_max_backoff", YAMLWriter.quote(DurationFormat.text(export.database.retryMaxBackoffSeconds)))
+            }
+        }
         return out.text
     }
 }

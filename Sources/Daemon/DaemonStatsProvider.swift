@@ -56,7 +56,8 @@ public struct DaemonStatsProvider: StatsProvider {
                                        started: RFC3339.format(startedNs), interfaces: state.interfaces, shards: state.shards,
                                        packets: state.packets, feed: state.feed, alerts: state.alerts?.count ?? 0,
                                        snapshotsSaved: live.snapshotsSaved,
-                                       pendingRestart: live.pendingRestart.withLock { $0 })))
+                                       pendingRestart: live.pendingRestart.withLock { $0 },
+                                       export: live.export.map(ExportStatus.init))))
         case "stats":
             return .data(encode(Stats(bucketSeconds: state.bucketSeconds, window: state.window, sinceStart: state.packets,
                                       classes: state.classes, sources: state.sourcesEstimate, scans: state.scans,
@@ -77,7 +78,8 @@ public struct DaemonStatsProvider: StatsProvider {
             return .data(encode(FeedReply(configured: state.feed != nil, status: state.feed)))
         case "metrics":
             return .text(DaemonStatsProvider.metrics(state, notifier: notifier, snapshots: live.snapshots?.counters,
-                                                           sinks: sinks?.all.map { ($0.name, $0.counters) } ?? []))
+                                                           sinks: sinks?.all.map { ($0.name, $0.counters) } ?? [],
+                                                           export: live.export.map(ExportStatus.init)))
         default:
             return .unknown
         }
@@ -98,9 +100,13 @@ public struct DaemonStatsProvider: StatsProvider {
         var snapshotsSaved: Int
         /// Keys a reload found changed that take effect only at the next start.
         var pendingRestart: [String]
+        /// The live export to the fleet database, when configured.
+        var export: ExportStatus?
 
         init(version: String, uptimeSeconds: Double, started: String, interfaces: [PublishedState.InterfaceStatus],
-             shards: [PublishedState.ShardStatus], packets: PacketsSection, feed: FeedStatus?, alerts: UInt64, snapshotsSaved: Int, pendingRestart: [String]) {
+             shards: [PublishedState.ShardStatus], packets: PacketsSection, feed: FeedStatus?, alerts: UInt64, snapshotsSaved: Int,
+             pendingRestart: [String], export: ExportStatus? = nil) {
+            self.export = export
             self.version = version
             self.uptimeSeconds = uptimeSeconds
             self.started = started
@@ -114,10 +120,112 @@ public struct DaemonStatsProvider: StatsProvider {
         }
 
         enum CodingKeys: String, CodingKey {
-            case version, started, interfaces, shards, packets, feed, alerts
+            case version, started, interfaces, shards, packets, feed, alerts, export
             case uptimeSeconds = "uptime_seconds"
             case snapshotsSaved = "snapshots_saved"
             case pendingRestart = "pending_restart"
+        }
+    }
+
+    /// The live export's state as `status` shows it (docs/fleet.md, "Live export"). The
+    /// spool's counters add up: `recovered_entries + spooled_entries = committed_entries +
+    /// dropped_entries + corrupt_entries + rejected_entries + spool_entries`.
+    struct ExportStatus: Encodable {
+        /// The database URL as it may be shown (it never holds a password).
+        var database: String
+        var sensor: String
+        /// `writing` (the last attempt succeeded), `failing`, or `starting` (no attempt yet).
+        var state: String
+        var spoolEntries: Int
+        var spoolBytes: Int
+        var spoolMaxBytes: Int
+        var recoveredEntries: UInt64
+        var spooledEntries: UInt64
+        var spoolWriteFailures: UInt64
+        var droppedEntries: UInt64
+        var corruptEntries: UInt64
+        var rejectedEntries: UInt64
+        var committedEntries: UInt64
+        var bucketsWritten: UInt64
+        var bucketsAlreadyStored: UInt64
+        var alertsWritten: UInt64
+        var failures: UInt64
+        var lastSuccess: String?
+        var lastError: String?
+        var lastErrorTime: String?
+        var lastAppendSeconds: Double
+        var maxAppendSeconds: Double
+        var lastWriteSeconds: Double
+
+        init(_ export: LiveExport) {
+            let status = export.status
+            let spool = export.spool.counters
+            database = export.settings.redactedURL
+            sensor = export.sensor
+            state = status.up.map { $0 ? "writing" : "failing" } ?? "starting"
+            spoolEntries = spool.backlog
+            spoolBytes = spool.backlogBytes
+            spoolMaxBytes = export.spool.maxBytes
+            recoveredEntries = spool.recovered
+            spooledEntries = spool.appended
+            spoolWriteFailures = spool.appendFailures
+            droppedEntries = spool.dropped
+            corruptEntries = spool.corrupt
+            rejectedEntries = spool.rejected
+            committedEntries = spool.committed
+            bucketsWritten = status.bucketsWritten
+            bucketsAlreadyStored = status.bucketsAlreadyStored
+            alertsWritten = status.alertsWritten
+            failures = status.failures
+            lastSuccess = status.lastSuccessNs.map { RFC3339.format($0) }
+            lastError = status.lastError
+            lastErrorTime = status.lastErrorNs.map { RFC3339.format($0) }
+            lastAppendSeconds = spool.lastAppendSeconds
+            maxAppendSeconds = spool.maxAppendSeconds
+            lastWriteSeconds = status.lastWriteSeconds
+            lastSuccessNs = status.lastSuccessNs
+        }
+        /// For the metrics only.
+        var lastSuccessNs: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case database, sensor, state, failures
+            case spoolEntries = "spool_entries", spoolBytes = "spool_bytes", spoolMaxBytes = "spool_max_bytes"
+            case recoveredEntries = "recovered_entries", spooledEntries = "spooled_entries", spoolWriteFailures = "spool_write_failures"
+            case droppedEntries = "dropped_entries", corruptEntries = "corrupt_entries", rejectedEntries = "rejected_entries"
+            case committedEntries = "committed_entries", bucketsWritten = "buckets_written"
+            case bucketsAlreadyStored = "buckets_already_stored", alertsWritten = "alerts_written"
+            case lastSuccess = "last_success", lastError = "last_error", lastErrorTime = "last_error_time"
+            case lastAppendSeconds = "last_append_seconds", maxAppendSeconds = "max_append_seconds"
+            case lastWriteSeconds = "last_write_seconds"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(database, forKey: .database)
+            try c.encode(sensor, forKey: .sensor)
+            try c.encode(state, forKey: .state)
+            try c.encode(spoolEntries, forKey: .spoolEntries)
+            try c.encode(spoolBytes, forKey: .spoolBytes)
+            try c.encode(spoolMaxBytes, forKey: .spoolMaxBytes)
+            try c.encode(recoveredEntries, forKey: .recoveredEntries)
+            try c.encode(spooledEntries, forKey: .spooledEntries)
+            try c.encode(spoolWriteFailures, forKey: .spoolWriteFailures)
+            try c.encode(droppedEntries, forKey: .droppedEntries)
+            try c.encode(corruptEntries, forKey: .corruptEntries)
+            try c.encode(rejectedEntries, forKey: .rejectedEntries)
+            try c.encode(committedEntries, forKey: .committedEntries)
+            try c.encode(bucketsWritten, forKey: .bucketsWritten)
+            try c.encode(bucketsAlreadyStored, forKey: .bucketsAlreadyStored)
+            try c.encode(alertsWritten, forKey: .alertsWritten)
+            try c.encode(failures, forKey: .failures)
+            // Explicit nulls: "never" is an answer an operator should see.
+            if let lastSuccess { try c.encode(lastSuccess, forKey: .lastSuccess) } else { try c.encodeNil(forKey: .lastSuccess) }
+            if let lastError { try c.encode(lastError, forKey: .lastError) } else { try c.encodeNil(forKey: .lastError) }
+            if let lastErrorTime { try c.encode(lastErrorTime, forKey: .lastErrorTime) } else { try c.encodeNil(forKey: .lastErrorTime) }
+            try c.encode(lastAppendSeconds, forKey: .lastAppendSeconds)
+            try c.encode(maxAppendSeconds, forKey: .maxAppendSeconds)
+            try c.encode(lastWriteSeconds, forKey: .lastWriteSeconds)
         }
     }
 
@@ -178,7 +286,8 @@ public struct DaemonStatsProvider: StatsProvider {
     /// Prometheus text exposition of the counters (node_exporter textfile collector or a scrape).
     static func metrics(_ s: PublishedState, notifier: SystemdNotifier? = nil,
                         snapshots: SnapshotWriter<DaemonSnapshot>.Counters? = nil,
-                        sinks: [(name: String, counters: SinkCounters)] = []) -> String {
+                        sinks: [(name: String, counters: SinkCounters)] = [],
+                        export: ExportStatus? = nil) -> String {
         var m = PrometheusText()
         m.single("darknet_packets_total", .counter, help: "Records read from the capture, decodable or not.", value: Double(s.packets.total))
         m.single("darknet_packets_decoded_total", .counter, help: "Records with an IP header decoded.", value: Double(s.packets.decoded))
@@ -224,6 +333,38 @@ public struct DaemonStatsProvider: StatsProvider {
         if let feed = s.feed {
             m.single("darknet_feed_events_total", .counter, help: "Feed events imported.", value: Double(feed.events))
             m.single("darknet_feed_skipped_lines_total", .counter, help: "Feed lines skipped as bad.", value: Double(feed.skippedTotal))
+        }
+        if let e = export {
+            m.single("darknet_export_up", .gauge, help: "1 while the export's last database attempt succeeded, 0 while it fails or before the first.",
+                     value: e.state == "writing" ? 1 : 0)
+            m.single("darknet_export_spool_entries", .gauge, help: "Entries (a bucket and its alerts) waiting in the export spool.",
+                     value: Double(e.spoolEntries))
+            m.single("darknet_export_spool_bytes", .gauge, help: "Bytes of the entries waiting in the export spool.", value: Double(e.spoolBytes))
+            m.single("darknet_export_spool_recovered_entries", .gauge, help: "Entries found in the spool at start (left by the previous run).",
+                     value: Double(e.recoveredEntries))
+            m.single("darknet_export_spooled_total", .counter, help: "Entries appended to the spool (written and fsynced) since start.",
+                     value: Double(e.spooledEntries))
+            m.single("darknet_export_spool_write_failures_total", .counter, help: "Entries that could not be written to the spool (not exported).",
+                     value: Double(e.spoolWriteFailures))
+            m.single("darknet_export_dropped_total", .counter, help: "Oldest spool entries deleted because the spool was full (not exported).",
+                     value: Double(e.droppedEntries))
+            m.single("darknet_export_corrupt_total", .counter, help: "Spool entries that did not check (moved to spool/corrupt).",
+                     value: Double(e.corruptEntries))
+            m.single("darknet_export_rejected_total", .counter, help: "Spool entries the database refused for their content (moved to spool/corrupt).",
+                     value: Double(e.rejectedEntries))
+            m.single("darknet_export_committed_total", .counter, help: "Spool entries whose database transaction committed.",
+                     value: Double(e.committedEntries))
+            m.single("darknet_export_buckets_written_total", .counter, help: "Buckets stored as new in the fleet database.",
+                     value: Double(e.bucketsWritten))
+            m.single("darknet_export_buckets_already_stored_total", .counter,
+                     help: "Buckets the fleet database already held (a rewrite after a restart).", value: Double(e.bucketsAlreadyStored))
+            m.single("darknet_export_alerts_written_total", .counter, help: "Alerts in committed spool entries.", value: Double(e.alertsWritten))
+            m.single("darknet_export_failures_total", .counter, help: "Failed attempts to connect to or write to the fleet database.",
+                     value: Double(e.failures))
+            m.single("darknet_export_last_success_timestamp_seconds", .gauge,
+                     help: "Unix time of the last committed entry (0: none since start).", value: Double(e.lastSuccessNs ?? 0) / 1e9)
+            m.single("darknet_export_last_append_seconds", .gauge, help: "Encode, write, fsync and rename time of the last spool append.",
+                     value: e.lastAppendSeconds)
         }
         if let notifier, notifier.isEnabled {
             m.single("darknet_systemd_notify_sent_total", .counter, help: "sd_notify datagrams sent.", value: Double(notifier.sentCount))

@@ -138,6 +138,9 @@ public final class LiveAggregation: @unchecked Sendable {
     var feedPushedIndex: Int64 = .min
     /// `stage.alertCount` already counted in `alertsByRule`.
     var alertsCounted: UInt64 = 0
+    /// The live export (nil: none configured), and `stage.alertCount` already spooled.
+    public let export: LiveExport?
+    var alertsExported: UInt64 = 0
     var alertsByRule: [String: UInt64] = [:]
     /// Saves on its own thread (see `SnapshotWriter`); nil: no state directory.
     public let snapshots: SnapshotWriter<DaemonSnapshot>?
@@ -165,8 +168,10 @@ public final class LiveAggregation: @unchecked Sendable {
     ///   - config: the run's aggregation configuration; each shard runs
     ///     `config.shardConfiguration(shards:)`.
     init(view: Aggregator, config: AggregationConfig, geoip: GeoIPDatabase?, capture: CaptureShards, stage: AlertStage,
-         feedSeries: FeedSeries?, follower: FeedFollower?, snapshots: SnapshotStore<DaemonSnapshot>?, snapshotInterval: Duration) {
+         feedSeries: FeedSeries?, follower: FeedFollower?, snapshots: SnapshotStore<DaemonSnapshot>?, snapshotInterval: Duration,
+         export: LiveExport? = nil) {
         self.aggregator = view
+        self.export = export
         self.stage = stage
         self.feedSeries = feedSeries
         self.follower = follower
@@ -264,6 +269,8 @@ public final class LiveAggregation: @unchecked Sendable {
             if !handedIn { usleep(2_000) }
         }
         processClosedBuckets(merger.takeAll())
+        // Alerts raised after the last bucket (the timer's) go to the spool alone.
+        export?.submit(bucket: nil, alerts: alertsToExport())
         // The final figures, from the finished shards themselves.
         let tables = finished.map { $0!.tables(topSources: LiveAggregation.publishedRows) }
         show(ShardTables.merging(tables, topSources: LiveAggregation.publishedRows))
@@ -358,6 +365,9 @@ public final class LiveAggregation: @unchecked Sendable {
                 feedSeries?.removeBuckets(before: summary.startNs - keep)
             }
             stage.process(summary)
+            // To the export's spool, with the alerts raised since the last entry: a file
+            // write and its fsyncs; the database work is the flusher's, on its own task.
+            export?.submit(bucket: summary, alerts: alertsToExport())
         }
         // Windows and alerts now; the tables as of this bucket once every shard has copied them.
         publish(full: true)
@@ -435,6 +445,14 @@ public final class LiveAggregation: @unchecked Sendable {
             }
         }
         published.withLock { $0 = state }
+    }
+
+    /// The alerts the stage raised since the last call (of the last `keep` it holds).
+    func alertsToExport() -> [Alert] {
+        let fresh = stage.alertCount &- alertsExported
+        alertsExported = stage.alertCount
+        guard fresh > 0 else { return [] }
+        return Array(stage.alerts.suffix(Int(min(fresh, UInt64(stage.alerts.count)))))
     }
 
     /// Adds the alerts the stage raised since the last call to `alertsByRule`

@@ -4,6 +4,7 @@ import Capture
 import Configuration
 import Decoding
 import Feed
+import Fleet
 import Foundation
 import GeoIP
 import Interchange
@@ -74,6 +75,19 @@ public final class SensorDaemon: Sendable {
             geoip = try c.geoip.database.map { try GeoIPDatabase(path: $0) }
         } catch {
             throw StartupError(description: "\(error)")
+        }
+
+        // The export's database settings and password, read before privileges are dropped
+        // (the password file may be root's); a file that cannot be read stops the start.
+        var exportSettings: ConnectionSettings?
+        if let url = c.export.database.url {
+            do {
+                var settings = try ConnectionSettings(url: url)
+                settings.password = try PasswordSource.read(file: c.export.database.passwordFile)
+                exportSettings = settings
+            } catch {
+                throw StartupError(description: "export.database: \(error)")
+            }
         }
 
         // 2. Privileges: before any other thread exists (capabilities are per thread).
@@ -152,14 +166,39 @@ public final class SensorDaemon: Sendable {
             }
         }
 
+        // The live export: its spool in the state directory (durability needs one).
+        var export: LiveExport?
+        if let settings = exportSettings, let sensor = c.export.database.sensor {
+            guard stateDirectoryReady else {
+                throw StartupError(description: "export.database: the spool needs a usable state.directory (\(c.state.directory))")
+            }
+            let spool: ExportSpool
+            do {
+                spool = try ExportSpool(directory: c.state.directory + "/spool", maxBytes: c.export.database.spoolMaxBytes)
+            } catch {
+                throw StartupError(description: "export.database: \(error)")
+            }
+            let found = spool.counters
+            if found.incompleteRemoved > 0 {
+                logger.notice("export: removed \(found.incompleteRemoved) incomplete spool write\(found.incompleteRemoved == 1 ? "" : "s") left by a crash")
+            }
+            export = LiveExport(settings: settings, sensor: sensor, spool: spool,
+                                maxBackoff: .seconds(c.export.database.retryMaxBackoffSeconds), logger: logger)
+            logger.info("export to the fleet database", metadata: [
+                "db": "\(settings.redactedURL)", "sensor": "\(sensor)", "spool": "\(spool.directory)",
+                "recovered": "\(found.recovered) entries, \(found.backlogBytes) bytes"])
+        }
+
         // 4. Capture threads, the aggregation shards and the merging thread.
         let shards = c.aggregation.threads.resolved(captureThreads: handles.count)
         let capture = CaptureShards(handles: handles, shards: shards, config: aggregationConfig, darknet: c.darknet.filter)
         let live = LiveAggregation(view: aggregator, config: aggregationConfig, geoip: geoip, capture: capture, stage: stage,
                                    feedSeries: feedSeries, follower: follower,
-                                   snapshots: snapshots, snapshotInterval: .seconds(c.state.snapshotIntervalSeconds))
+                                   snapshots: snapshots, snapshotInterval: .seconds(c.state.snapshotIntervalSeconds),
+                                   export: export)
         logger.info("aggregation", metadata: ["threads": "\(shards)", "configured": "\(c.aggregation.threads)"])
         let captureThreads = capture.engines.map { $0.start() }
+        export?.start()
         live.start()
 
         // 5. The stats socket.
@@ -170,6 +209,7 @@ public final class SensorDaemon: Sendable {
                                    maxRequestBytes: c.stats.maxRequestBytes, provider: DaemonStatsProvider(live: live, notifier: notifier, sinks: sinks))
         } catch {
             live.stopAndWait()
+            await export?.stop(grace: .zero)
             throw StartupError(description: "stats socket \(c.stats.socket): \(error)")
         }
 
@@ -195,6 +235,13 @@ public final class SensorDaemon: Sendable {
         logger.info("stopping")
         live.stopAndWait()
         for thread in captureThreads { _ = thread.wait() }
+        if let export {
+            // What the database can take in a few seconds goes now; the rest stays spooled for the next start.
+            await export.stop(grace: .seconds(5))
+            let spooled = export.spool.counters
+            logger.info("export stopped", metadata: ["written": "\(export.status.bucketsWritten) buckets",
+                                                     "spooled": "\(spooled.backlog) entries left for the next start"])
+        }
         await server.shutdown()
         logger.info("stopped", metadata: ["snapshots": "\(live.snapshotsSaved)"])
     }

@@ -1,4 +1,5 @@
 import Aggregation
+import Alerts
 import Foundation
 import Logging
 import NIOCore
@@ -193,6 +194,58 @@ public actor BucketStore {
                 try await Self.insert(rows, sensor: id, connection: connection, logger: logger)
             }
         }
+    }
+
+    /// What `write(sensor:bucket:alerts:)` did.
+    public struct WriteOutcome: Sendable, Equatable {
+        /// True if the bucket was new, false if it was already stored, nil without a bucket.
+        public var bucketIsNew: Bool?
+        /// Alerts in the transaction (each stored once: a rewrite adds none).
+        public var alerts: Int
+    }
+
+    /// Writes a closed bucket (if any) and the alerts raised with it, in one
+    /// transaction: the bucket as `write(sensor:bucket:)` does, each alert
+    /// `ON CONFLICT DO NOTHING` on the primary key (sensor, time, rule, key),
+    /// so writing the same entry twice stores it once, all of it or nothing.
+    @discardableResult
+    public func write(sensor: String, bucket: BucketSummary?, alerts: [Alert]) async throws(FleetError) -> WriteOutcome {
+        let id = try await sensorID(sensor)
+        let rows = bucket.map(BucketRows.init)
+        let alertRows = AlertRows(alerts)
+        var days = alertRows.days
+        if let rows { days.insert(rows.day) }
+        for day in days.sorted() where !partitionDays.contains(day) {
+            let start = Date(timeIntervalSince1970: Double(day) * 86_400)
+            let logger = self.logger
+            try await mapped {
+                try await connection.checkedQuery("SELECT fleet_ensure_partitions((\(start) AT TIME ZONE 'UTC')::date)", logger: logger)
+            }
+            partitionDays.insert(day)
+        }
+        let logger = self.logger
+        let isNew: Bool? = try await mapped {
+            try await connection.checkedTransaction(logger: logger) { connection in
+                var isNew: Bool?
+                if let rows { isNew = try await Self.insert(rows, sensor: id, connection: connection, logger: logger) }
+                if !alertRows.isEmpty { try await Self.insert(alertRows, sensor: id, connection: connection, logger: logger) }
+                return isNew
+            }
+        }
+        return WriteOutcome(bucketIsNew: isNew, alerts: alerts.count)
+    }
+
+    static func insert(_ a: AlertRows, sensor id: Int32, connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.checkedQuery("""
+            INSERT INTO alerts (sensor_id, alert_time, rule, alert_key, severity, protocol, port, address, message, body)
+            SELECT \(id), t.alert_time, t.rule, t.alert_key, t.severity, NULLIF(t.protocol, -1), NULLIF(t.port, -1),
+                NULLIF(t.address, '')::inet, t.message, t.body::jsonb
+            FROM unnest(\(a.times)::timestamptz[], \(a.rules)::text[], \(a.keys)::text[], \(a.severities)::text[],
+                \(a.protocols)::smallint[], \(a.ports)::integer[], \(a.addresses)::text[], \(a.messages)::text[],
+                \(a.bodies)::text[])
+                AS t(alert_time, rule, alert_key, severity, protocol, port, address, message, body)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
     }
 
     static func insert(_ r: BucketRows, sensor id: Int32, connection: PostgresConnection, logger: Logger) async throws -> Bool {

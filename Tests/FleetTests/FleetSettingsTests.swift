@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Sketches
+import TestSupport
 import Testing
 @testable import Fleet
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Fleet
 
@@ -43,6 +44,10 @@ struct LeastPrivilegeTests {
             #expect(try await store.write(sensor: "tokyo", bucket: buckets[0]) == true)
             #expect(try await store.write(sensor: "tokyo", bucket: buckets[0]) == false)
             #expect(try await store.write(sensor: "tokyo", bucket: buckets[1]) == true)
+            // The live export's alerts, beside the buckets, under the same rule.
+            let alerts = ExportWriteTests.alerts(at: buckets[1].startNs)
+            #expect(try await store.write(sensor: "tokyo", bucket: buckets[1], alerts: alerts).bucketIsNew == false)
+            await #expect(throws: FleetError.self) { try await store.write(sensor: "osaka", bucket: nil, alerts: alerts) }
             do {
                 try await store.write(sensor: "osaka", bucket: buckets[0])
                 Issue.record("sensor_tokyo wrote a bucket of sensor osaka")
@@ -55,6 +60,7 @@ struct LeastPrivilegeTests {
             }
         }
         #expect(try server.psql("fleet", "SELECT s.name, count(*) FROM buckets JOIN sensors s USING (sensor_id) GROUP BY s.name") == ["tokyo|2"])
+        #expect(try server.psql("fleet", "SELECT s.name, count(*) FROM alerts JOIN sensors s USING (sensor_id) GROUP BY s.name") == ["tokyo|3"])
         #expect(try server.psql("fleet", "SELECT count(*) FROM bucket_ports WHERE sensor_id <> (SELECT sensor_id FROM sensors WHERE name = 'tokyo')") == ["0"])
         // Nor may a sensor role change or remove rows, its own included.
         #expect(throws: PostgresServer.Failure.self) {

@@ -1,6 +1,5 @@
 import Foundation
 import Synchronization
-import TestSupport
 
 /// A throwaway PostgreSQL server for one test: `initdb` in a temporary
 /// directory with password (scram-sha-256) authentication for every
@@ -11,24 +10,28 @@ import TestSupport
 /// the server is this process's own child and gets its signals directly);
 /// otherwise as the current user. The server is run in the foreground rather
 /// than through `pg_ctl start`: a `pg_ctl` behind `runuser` was seen to leave
-/// its parent waiting for good.
-final class PostgresServer: Sendable {
-    let bin: String
-    let directory: String
-    let port: Int
-    let admin = "fleetadmin"
-    let password: String
+/// its parent waiting for good. With `namespace`, the server and psql run in
+/// that network namespace (`ip netns exec`), where a daemon under test that
+/// runs there reaches it on 127.0.0.1.
+public final class PostgresServer: Sendable {
+    public let bin: String
+    public let directory: String
+    public let port: Int
+    public let admin = "fleetadmin"
+    public let password: String
     /// A file holding `password` (what `--db-password-file` is given).
-    let passwordFile: String
+    public let passwordFile: String
     /// Runs the server's own programs as this user (nil: as ourselves).
-    let serverUser: String?
+    public let serverUser: String?
     /// TLS on, with a self-signed certificate for localhost and 127.0.0.1 (`certificateFile`).
-    let tls: Bool
+    public let tls: Bool
+    /// The network namespace the server runs in (nil: this process's).
+    public let namespace: String?
     /// The running `postgres` process.
     let process = Mutex<Subprocess?>(nil)
 
     /// The newest `/usr/lib/postgresql/N/bin` with initdb, pg_ctl and psql, or nil.
-    static func binDirectory() -> String? {
+    public static func binDirectory() -> String? {
         let root = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted(by: >)
         for version in versions {
@@ -41,7 +44,7 @@ final class PostgresServer: Sendable {
     }
 
     /// Why the server tests cannot run here, or nil when they can.
-    static var unavailableReason: String? {
+    public static var unavailableReason: String? {
         guard binDirectory() != nil else {
             return "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (scripts/install-deps.sh installs Debian's postgresql)"
         }
@@ -51,12 +54,13 @@ final class PostgresServer: Sendable {
         return nil
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// A free TCP port on 127.0.0.1 (bound, read back, released).
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
         defer { close(fd) }
@@ -76,21 +80,29 @@ final class PostgresServer: Sendable {
 
     /// One of the server's programs with its arguments, as the server's user.
     func command(_ name: String, _ arguments: [String]) -> (String, [String]) {
+        var (executable, all) = ("\(bin)/\(name)", arguments)
         if let serverUser {
-            return (Executables.system("setpriv")!, ["--reuid", serverUser, "--regid", serverUser, "--init-groups", "--reset-env", "--",
-                                                     "\(bin)/\(name)"] + arguments)
+            (executable, all) = (Executables.system("setpriv")!, ["--reuid", serverUser, "--regid", serverUser, "--init-groups", "--reset-env", "--",
+                                                                   "\(bin)/\(name)"] + arguments)
         }
-        return ("\(bin)/\(name)", arguments)
+        return inNamespace(executable, all)
+    }
+
+    /// `ip netns exec NAMESPACE` before a command when the server runs in a namespace.
+    func inNamespace(_ executable: String, _ arguments: [String]) -> (String, [String]) {
+        guard let namespace else { return (executable, arguments) }
+        return (Executables.system("ip")!, ["netns", "exec", namespace, executable] + arguments)
     }
 
     /// Runs one of the server's programs to completion as the server's user.
-    func runServerProgram(_ name: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> Subprocess.Result {
+    public func runServerProgram(_ name: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> Subprocess.Result {
         let (executable, all) = command(name, arguments)
         return try Subprocess.run(executable, all, timeout: timeout)
     }
 
-    private init(bin: String, directory: String, port: Int, password: String, serverUser: String?, tls: Bool) {
+    private init(bin: String, directory: String, port: Int, password: String, serverUser: String?, tls: Bool, namespace: String?) {
         self.tls = tls
+        self.namespace = namespace
         self.bin = bin
         self.directory = directory
         self.port = port
@@ -100,7 +112,7 @@ final class PostgresServer: Sendable {
     }
 
     /// initdb + start; throws with the server's log if it does not come up.
-    static func start(tls: Bool = false) throws -> PostgresServer {
+    public static func start(tls: Bool = false, namespace: String? = nil) throws -> PostgresServer {
         guard let bin = binDirectory() else { throw Failure(description: unavailableReason ?? "no PostgreSQL") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-pg-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -114,7 +126,8 @@ final class PostgresServer: Sendable {
         let password = "pw-\(UUID().uuidString)"
         var lastError = ""
         for _ in 0..<3 {
-            let server = PostgresServer(bin: bin, directory: directory, port: try freePort(), password: password, serverUser: serverUser, tls: tls)
+            let server = PostgresServer(bin: bin, directory: directory, port: try freePort(), password: password, serverUser: serverUser, tls: tls,
+                                        namespace: namespace)
             do {
                 try server.initializeAndStart()
                 return server
@@ -128,7 +141,7 @@ final class PostgresServer: Sendable {
         throw Failure(description: "PostgreSQL did not start: \(lastError)")
     }
 
-    var dataDirectory: String { directory + "/data" }
+    public var dataDirectory: String { directory + "/data" }
 
     private func initializeAndStart() throws {
         _ = FileManager.default.createFile(atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
@@ -155,7 +168,7 @@ final class PostgresServer: Sendable {
     }
 
     /// The server's self-signed certificate (PEM): the root a `verify-full` client trusts.
-    var certificateFile: String { directory + "/server.crt" }
+    public var certificateFile: String { directory + "/server.crt" }
 
     /// A self-signed certificate for localhost and 127.0.0.1, and its key readable by the server only.
     private func makeCertificate() throws {
@@ -170,10 +183,10 @@ final class PostgresServer: Sendable {
     }
 
     /// The server's own log (its standard error) so far.
-    var log: String { process.withLock { $0?.standardError ?? "" } }
+    public var log: String { process.withLock { $0?.standardError ?? "" } }
 
     /// SIGINT is PostgreSQL's fast shutdown: sessions are ended, the server exits.
-    func stopProcess() {
+    public func stopProcess() {
         guard let child = process.withLock({ $0 }) else { return }
         if child.process.isRunning { kill(child.process.processIdentifier, SIGINT) }
         if child.waitForExit(timeout: .seconds(30)) == nil { kill(child.process.processIdentifier, SIGKILL) }
@@ -181,35 +194,35 @@ final class PostgresServer: Sendable {
     }
 
     /// Starts the server again on the same data directory and port (after `stopProcess`).
-    func restart() throws {
+    public func restart() throws {
         stopProcess()
         try initializeAndStart()
     }
 
     /// Stops the server (fast shutdown) and deletes its directory.
-    func stop() {
+    public func stop() {
         stopProcess()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// `postgres://fleetadmin@127.0.0.1:PORT/DATABASE` (no password: that is in `passwordFile`).
-    func url(_ database: String, user: String? = nil, host: String = "127.0.0.1") -> String {
+    public func url(_ database: String, user: String? = nil, host: String = "127.0.0.1") -> String {
         "postgres://\(user ?? admin)@\(host):\(port)/\(database)"
     }
 
     /// Runs SQL through psql (a client independent of the code under test) as the
     /// administrator; returns the rows, columns separated by `|`.
     @discardableResult
-    func psql(_ database: String, _ sql: String, user: String? = nil, password: String? = nil) throws -> [String] {
-        let result = try Subprocess.run("\(bin)/psql", ["-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1",
-                                                         "-h", "127.0.0.1", "-p", "\(port)", "-U", user ?? admin, "-d", database, "-c", sql],
-                                        environment: ["PGPASSWORD": password ?? self.password, "PGCONNECT_TIMEOUT": "10", "PGSSLMODE": "disable"])
+    public func psql(_ database: String, _ sql: String, user: String? = nil, password: String? = nil) throws -> [String] {
+        let (executable, arguments) = inNamespace("\(bin)/psql", ["-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1",
+                                                         "-h", "127.0.0.1", "-p", "\(port)", "-U", user ?? admin, "-d", database, "-c", sql])
+        let result = try Subprocess.run(executable, arguments, environment: ["PGPASSWORD": password ?? self.password, "PGCONNECT_TIMEOUT": "10", "PGSSLMODE": "disable"])
         guard result.status == 0 else { throw Failure(description: "psql \(sql): \(result.stderr)") }
         return result.stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
     }
 
     /// A new empty database.
-    func createDatabase(_ name: String) throws {
+    public func createDatabase(_ name: String) throws {
         try psql("postgres", "CREATE DATABASE \(name)")
     }
 }
