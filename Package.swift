@@ -83,8 +83,13 @@ let package = Package(
         // alignment, Pearson/Spearman with p-values, lagged correlation, overlap, locality.
         .target(name: "Correlation"),
         // External observation feeds (NORSE IPViking, CSV, another sensor's export, Cowrie):
-        // line parsers, a tail -F follower, and per-bucket feed series for correlation.
-        .target(name: "Feed", dependencies: ["Decoding", "GeoIP", "Sketches", "Aggregation", "Interchange"]),
+        // line parsers, a tail -F follower, and per-bucket feed series for correlation; the
+        // YAML-declared mapping for any JSON-lines or CSV feed (Yams) and the file scan that
+        // `darknetd feed import` stores (docs/fleet.md).
+        .target(
+            name: "Feed",
+            dependencies: ["Decoding", "GeoIP", "Sketches", "Aggregation", "Interchange", .product(name: "Yams", package: "Yams")]
+        ),
         // C calls Swift cannot make directly (variadic prctl, raw capset, mallopt, malloc_trim,
         // memfd sealing, SCM_RIGHTS); every symbol prefixed csensor_.
         .target(name: "CSensorShims"),
@@ -136,11 +141,11 @@ let package = Package(
             ]
         ),
         // The sensor fleet's PostgreSQL store: connection settings, versioned migrations,
-        // idempotent bucket and alert writes. The only importer of PostgresNIO (docs/fleet.md).
+        // idempotent bucket and alert writes, feed imports. The only importer of PostgresNIO (docs/fleet.md).
         .target(
             name: "Fleet",
             dependencies: [
-                "Aggregation", "Alerts", "Sketches", "Decoding", "GeoIP",
+                "Aggregation", "Alerts", "Sketches", "Decoding", "GeoIP", "Feed", "Interchange",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -152,7 +157,7 @@ let package = Package(
             name: "darknetd",
             dependencies: [
                 "Daemon", "Configuration", "Pipeline", "Reporting",
-                "Capture", "Decoding", "Synth", "GeoIP", "Sketches", "Aggregation", "Interchange", "Fleet",
+                "Capture", "Decoding", "Synth", "GeoIP", "Sketches", "Aggregation", "Interchange", "Fleet", "Feed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -205,7 +210,7 @@ let package = Package(
         .testTarget(
             name: "FleetTests",
             dependencies: [
-                "Fleet", "Alerts", "Reporting", "Aggregation", "Capture", "Sketches", "Synth", "TestSupport",
+                "Fleet", "Alerts", "Feed", "GeoIP", "Decoding", "Reporting", "Aggregation", "Capture", "Sketches", "Synth", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 // One test reaches a statement's deadline on the connection itself.
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -140,10 +140,11 @@ public struct CSVFeedParser: FeedLineParser, Sendable {
         parse(line: line, defaultTimeNs: defaultTimeNs).map(\.first)
     }
 
-    /// Splits one CSV record (RFC 4180): fields separated by commas; a field
-    /// starting with `"` is quoted, `""` inside it is one quote, and it must
-    /// end with a quote followed by a comma or the end of the line.
-    public static func splitFields(_ line: Substring) -> Result<[String], FeedLineError> {
+    /// Splits one CSV record (RFC 4180): fields separated by commas (or
+    /// `delimiter`: a tab for TSV); a field starting with `"` is quoted, `""`
+    /// inside it is one quote, and it must end with a quote followed by the
+    /// delimiter or the end of the line.
+    public static func splitFields(_ line: Substring, delimiter: UInt8 = UInt8(ascii: ",")) -> Result<[String], FeedLineError> {
         var fields: [String] = []
         var current: [UInt8] = []
         let bytes = Array(line.utf8)
@@ -174,13 +175,13 @@ public struct CSVFeedParser: FeedLineParser, Sendable {
                     i += 1
                 }
                 guard closed else { return .failure(FeedLineError(.badCSV, "unterminated quoted field \(fields.count + 1)")) }
-                guard i == bytes.count || bytes[i] == UInt8(ascii: ",") else {
+                guard i == bytes.count || bytes[i] == delimiter else {
                     return .failure(FeedLineError(.badCSV, "text after the closing quote of field \(fields.count + 1)"))
                 }
                 atFieldStart = false
                 continue
             }
-            if c == UInt8(ascii: ",") {
+            if c == delimiter {
                 fields.append(String(decoding: current, as: UTF8.self))
                 current.removeAll(keepingCapacity: true)
                 atFieldStart = true

@@ -22,6 +22,12 @@ public struct FeedLineError: Error, Sendable, Equatable, CustomStringConvertible
         case badTime = "bad-time"
         /// A count that is not a non-negative integer.
         case badCount = "bad-count"
+        /// A mapping's weight that is not a finite non-negative number.
+        case badWeight = "bad-weight"
+        /// A mapping's country that is neither two letters nor a country name it knows.
+        case badCountry = "bad-country"
+        /// A line that yields more rows than `FeedRecord.maxRecordsPerLine` (feed import).
+        case tooManyRecords = "too-many-records"
         /// CSV: wrong number of fields, or an unterminated quote.
         case badCSV = "bad-csv"
         /// CSV without a usable header, or a sensor export without its header line.
@@ -56,6 +62,8 @@ public enum FeedError: Error, Sendable, Equatable, CustomStringConvertible {
     case formatMismatch(path: String, format: FeedFormat, reason: String)
     /// An unknown name for `FeedFormat`.
     case unknownFormat(String)
+    /// The file does not fit a YAML mapping (a CSV header without a column the mapping names).
+    case mappingMismatch(path: String, mapping: String, reason: String)
 
     public var description: String {
         switch self {
@@ -63,6 +71,7 @@ public enum FeedError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .notAFeed(path, reason): "\(path) is not a feed: \(reason)"
         case let .formatMismatch(path, format, reason): "\(path) is not a \(format.rawValue) feed: \(reason)"
         case let .unknownFormat(name): "unknown feed format '\(name)' (expected norse, csv, sensor, cowrie or auto)"
+        case let .mappingMismatch(path, mapping, reason): "\(path) does not fit \(mapping): \(reason)"
         }
     }
 }

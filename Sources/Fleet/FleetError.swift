@@ -28,6 +28,14 @@ public enum FleetError: Error, Equatable, CustomStringConvertible {
     case schemaNewer(applied: Int, known: Int)
     /// The sensor name is not in `sensors` and this role may not add it (least privilege).
     case sensorNotRegistered(sensor: String, user: String)
+    /// The feed name is not in `feeds` and this role may not add it (least privilege).
+    case feedNotRegistered(feed: String, user: String)
+    /// The feed is registered for another role: row-level security refuses this one's imports.
+    case feedNotPermitted(feed: String, user: String)
+    /// A feed file or mapping that cannot be imported (the Feed module's message).
+    case feedInput(String)
+    /// The file changed between the import's two readings of it.
+    case feedFileChanged(path: String)
     /// The server refused a statement; `sqlState` is PostgreSQL's error code.
     case server(sqlState: String, message: String)
 
@@ -55,6 +63,14 @@ public enum FleetError: Error, Equatable, CustomStringConvertible {
             return "the fleet schema is at version \(applied), newer than this darknetd knows (\(known)): upgrade darknetd"
         case .sensorNotRegistered(let sensor, let user):
             return "sensor \"\(sensor)\" is not registered in the fleet database and user \"\(user)\" may not register it: the administrator runs INSERT INTO sensors (name, db_role) VALUES ('\(sensor)', '\(user)') (docs/fleet.md, least privilege)"
+        case .feedNotRegistered(let feed, let user):
+            return "feed \"\(feed)\" is not registered in the fleet database and user \"\(user)\" may not register it: the administrator runs INSERT INTO feeds (name, db_role) VALUES ('\(feed)', '\(user)') (docs/fleet.md, feed import)"
+        case .feedNotPermitted(let feed, let user):
+            return "user \"\(user)\" may not import into feed \"\(feed)\": the feed is registered for another role (feeds.db_role; docs/fleet.md, feed import)"
+        case .feedInput(let message):
+            return message
+        case .feedFileChanged(let path):
+            return "\(path) changed while it was being imported; nothing was written (import it again once it is complete)"
         case .server(let sqlState, let message):
             return "the database refused a statement: \(message) (SQLSTATE \(sqlState))"
         }
