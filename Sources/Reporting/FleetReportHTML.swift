@@ -26,10 +26,11 @@ extension FleetReport {
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>darknet-sensor fleet report</title>
         <style>
-        body{font:14px/1.4 system-ui,sans-serif;margin:20px auto;padding:0 20px;color:#222;max-width:1340px;overflow-wrap:anywhere}
+        body{font:14px/1.4 system-ui,sans-serif;margin:20px auto;padding:0 20px;color:#222;max-width:1340px}
         h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ccc}
-        table{border-collapse:collapse;margin:.5em 0;font-size:13px}td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee;vertical-align:top}
-        th{background:#f4f4f4}td.l,th.l{text-align:left}td.list{text-align:left;max-width:760px;font-family:ui-monospace,monospace;font-size:12px}
+        table{border-collapse:collapse;margin:.5em 0;font-size:13px}td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee;vertical-align:top;white-space:nowrap}
+        td.w{white-space:normal;text-align:left;min-width:12em}
+        th{background:#f4f4f4;white-space:normal}td.l,th.l{text-align:left}td.list{text-align:left;white-space:normal;overflow-wrap:anywhere;max-width:760px;font-family:ui-monospace,monospace;font-size:12px}
         svg{display:block;max-width:100%;height:auto}svg text{font-size:11px;fill:#333}.axis{stroke:#999;stroke-width:1}.grid{stroke:#eee;stroke-width:1}
         .legend span.key{display:inline-block;width:.9em;height:.9em;margin:0 .3em -.1em 1em;border-radius:2px}
         .note{color:#555;font-size:13px}
@@ -52,8 +53,8 @@ extension FleetReport {
             default: figure = "≥ \(s.named)"
             }
             let how = s.method == "exact" ? "exact" : s.method == "hyperloglog" ? String(format: "HyperLogLog, ±%.1f%% per standard error; %d named by rows", (s.relativeStandardError ?? 0) * 100, s.named) : "registers do not merge"
-            h += "<tr><td class=\"l\">\(esc(n.name))</td><td class=\"l\">\(n.kind)</td><td>\(Self.count(n.total))</td><td class=\"l\">\(esc(covered))</td>"
-            h += "<td>\(n.bucketsWithData)</td><td>\(n.zeroBuckets)</td><td>\(figure)</td><td class=\"l\">\(esc(how))</td></tr>\n"
+            h += "<tr><td class=\"l\">\(esc(n.name))</td><td class=\"l\">\(n.kind)</td><td>\(Self.count(n.total))</td><td class=\"w\">\(esc(covered))</td>"
+            h += "<td>\(n.bucketsWithData)</td><td>\(n.zeroBuckets)</td><td>\(figure)</td><td class=\"w\">\(esc(how))</td></tr>\n"
         }
         h += "</table>\n"
 
@@ -80,7 +81,7 @@ extension FleetReport {
             h += "<table><tr><th class=\"l\">time</th><th class=\"l\">sensor</th><th class=\"l\">rule</th><th class=\"l\">severity</th><th class=\"l\">key</th><th class=\"l\">message</th></tr>\n"
             for a in alerts.prefix(300) {
                 h += "<tr><td class=\"l\">\(esc(a.time))</td><td class=\"l\">\(esc(a.sensor))</td><td class=\"l\">\(esc(a.rule))</td><td class=\"l\">\(esc(a.severity))</td>"
-                h += "<td class=\"l\">\(esc(a.key))</td><td class=\"l\">\(esc(a.message))</td></tr>\n"
+                h += "<td class=\"l\">\(esc(a.key))</td><td class=\"w\">\(esc(a.message))</td></tr>\n"
             }
             h += "</table>\n"
             if alertCount > min(300, alerts.count) { h += "<p class=\"note\">\(alertCount - min(300, alerts.count)) more alerts are not listed (--format json lists up to the limit).</p>\n" }
@@ -249,9 +250,9 @@ extension FleetReport {
                 h += "<td class=\"l\" colspan=\"12\">never covered the same bucket</td></tr>\n"
                 continue
             }
-            h += "<td class=\"l\">\(esc(String(first.prefix(16)))) … \(esc(String(last.prefix(16))))</td>"
+            h += "<td class=\"w\">\(esc(String(first.prefix(16)))) … \(esc(String(last.prefix(16))))</td>"
             if s.insufficientOverlap {
-                h += "<td class=\"l\" colspan=\"5\">insufficient overlap (at least \(s.minOverlapBuckets) needed)</td><td>\(s.buckets)</td><td>\(s.overlapBuckets)</td><td>-</td><td>-</td><td>-</td><td>-</td></tr>\n"
+                h += "<td class=\"w\" colspan=\"5\">insufficient overlap (at least \(s.minOverlapBuckets) needed)</td><td>\(s.buckets)</td><td>\(s.overlapBuckets)</td><td>-</td><td>-</td><td>-</td><td>-</td></tr>\n"
                 continue
             }
             h += "<td>\(f(s.pearson))</td><td>\(f(s.spearman))</td><td>\(g(s.pValuePearson))</td><td>\(f(s.pearsonDifferenced))</td>"
@@ -269,7 +270,7 @@ extension FleetReport {
         for o in overlap {
             h += "<tr><td class=\"l\">\(esc(o.a))</td><td class=\"l\">\(esc(o.b))</td><td class=\"l\">\(o.method)</td><td>\(o.shared.map(Self.count) ?? "-")</td>"
             h += "<td>[\(Self.count(o.sharedLower)), \(o.sharedUpper.map(Self.count) ?? "?")]</td><td>\(o.aOnly.map(Self.count) ?? "-")</td><td>\(o.bOnly.map(Self.count) ?? "-")</td>"
-            h += "<td>\(o.jaccard.map { String(format: "%.3f", $0) } ?? "-")</td><td>\(o.namedShared)</td><td class=\"l\">\(esc(o.note))</td></tr>\n"
+            h += "<td>\(o.jaccard.map { String(format: "%.3f", $0) } ?? "-")</td><td>\(o.namedShared)</td><td class=\"w\">\(esc(o.note))</td></tr>\n"
         }
         return h + "</table>\n"
     }

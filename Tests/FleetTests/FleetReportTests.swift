@@ -383,12 +383,12 @@ struct FleetReportTests {
         #expect(probeJSON["svgs"] as? Int == 5 && probeJSON["drawn"] as? Int == 5, "\(probeJSON)")
         #expect((probeJSON["shapes"] as? Int ?? 0) > 500, "\(probeJSON)")
 
-        // The screenshot of the page itself (no probe), kept for a person to look at.
-        let pagePath = dir.appendingPathComponent("fleet.html")
+        // The page and its screenshot (no probe), kept in the temporary directory for a person to look at.
+        let pagePath = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-fleet-report.html")
         try page.write(to: pagePath, atomically: true, encoding: .utf8)
         let screenshot = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-fleet-report.png").path
         try? FileManager.default.removeItem(atPath: screenshot)
-        let shot = try Subprocess.run(browser, ["--no-sandbox", "--disable-gpu", "--headless", "--window-size=1400,3200", "--hide-scrollbars",
+        let shot = try Subprocess.run(browser, ["--no-sandbox", "--disable-gpu", "--headless", "--window-size=1400,5200", "--hide-scrollbars",
                                                 "--screenshot=\(screenshot)", pagePath.absoluteString], timeout: .seconds(120))
         #expect(shot.status == 0, "\(shot.stderr)")
         let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
