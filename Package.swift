@@ -114,13 +114,15 @@ let package = Package(
             name: "Pipeline",
             dependencies: ["Capture", "Decoding", "Ring", "Aggregation", "GeoIP", "Alerts", "Feed", "Interchange"]
         ),
-        // The report's sections, JSON/text/HTML, feed comparison, the sensor export, and the
-        // offline analysis `analyze` wires up.
+        // The report's sections, JSON/text/HTML, feed comparison, the sensor export, the
+        // offline analysis `analyze` wires up, and the fleet report.
         .target(
             name: "Reporting",
             dependencies: [
                 "Pipeline", "StatsWire", "Capture", "Decoding", "Ring", "Sketches", "Aggregation", "Alerts", "Feed",
                 "Correlation", "GeoIP", "Interchange",
+                // The fleet report's input (FleetData): read by Fleet, computed and rendered here.
+                "Fleet",
             ]
         ),
         // The daemon: lifecycle, live aggregation, state snapshots, the stats server (NIO, with

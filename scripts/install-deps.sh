@@ -4,7 +4,9 @@
 # tcpdump/tcpreplay/time (benchmarks), util-linux's setpriv (privilege tests),
 # rsyslog (the alert tests start a real rsyslogd on a socket of their own),
 # postgresql (the fleet tests start a server of their own as the postgres user
-# the package creates; docs/fleet.md; openssl makes their TLS test's certificate), and a country database for per-country figures (below; docs/geoip.md).
+# the package creates; docs/fleet.md; openssl makes their TLS test's certificate),
+# chromium-headless-shell (the fleet report's HTML page is rendered by a real headless
+# browser in FleetReportTests), and a country database for per-country figures (below; docs/geoip.md).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -12,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     libpcap-dev libmaxminddb-dev pkg-config \
-    iproute2 util-linux tcpdump tcpreplay time rsyslog postgresql openssl >/dev/null
+    iproute2 util-linux tcpdump tcpreplay time rsyslog postgresql openssl chromium-headless-shell >/dev/null
 
 # The country database: DB-IP "IP to City Lite" (CC BY 4.0, IP geolocation by
 # DB-IP, https://db-ip.com), built 2023-04-01, in MaxMind DB format. No Debian

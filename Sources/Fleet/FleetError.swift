@@ -38,6 +38,10 @@ public enum FleetError: Error, Equatable, CustomStringConvertible {
     case feedFileChanged(path: String)
     /// The server refused a statement; `sqlState` is PostgreSQL's error code.
     case server(sqlState: String, message: String)
+    /// `fleet report`: a sensor or feed name that is not in the database; `known` lists the names there are.
+    case unknownNetwork(kind: String, name: String, known: [String])
+    /// `fleet report`: a sensor's stored buckets do not fit in the report's buckets.
+    case bucketsStraddle(sensor: String, storedSeconds: Int, firstStart: Int64, reportSeconds: Int64, count: Int)
 
     public var description: String {
         switch self {
@@ -73,6 +77,11 @@ public enum FleetError: Error, Equatable, CustomStringConvertible {
             return "\(path) changed while it was being imported; nothing was written (import it again once it is complete)"
         case .server(let sqlState, let message):
             return "the database refused a statement: \(message) (SQLSTATE \(sqlState))"
+        case .unknownNetwork(let kind, let name, let known):
+            let list = known.isEmpty ? "there is none" : "known: " + known.prefix(20).joined(separator: ", ") + (known.count > 20 ? ", …" : "")
+            return "no \(kind) named \"\(name)\" in the fleet database (\(list))"
+        case .bucketsStraddle(let sensor, let stored, let first, let report, let count):
+            return "sensor \"\(sensor)\" stores \(stored)-second buckets that do not fit in \(report)-second report buckets (\(count) of them, the first starting \(first) s after the epoch): choose --bucket a multiple of \(stored)s whose boundaries (UTC, from the epoch) are its buckets' boundaries"
         }
     }
 

@@ -6,7 +6,7 @@ struct Darknetd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "darknetd",
         abstract: "Darknet (network telescope) sensor: capture, decode and aggregate unsolicited traffic.",
-        subcommands: [AnalyzeCommand.self, CaptureCommand.self, RunCommand.self, GenerateCommand.self, CheckConfigCommand.self, CheckPrivilegesCommand.self, DbCommand.self, FeedCommand.self]
+        subcommands: [AnalyzeCommand.self, CaptureCommand.self, RunCommand.self, GenerateCommand.self, CheckConfigCommand.self, CheckPrivilegesCommand.self, DbCommand.self, FeedCommand.self, FleetCommand.self]
     )
 
     /// ArgumentParser's own `main`, after fixing glibc's mmap threshold
