@@ -401,3 +401,34 @@ extension PostgresConnection {
         }
     }
 }
+
+// MARK: Retention
+
+extension BucketStore {
+    /// Drops, as one transaction, every day partition of the partitioned tables
+    /// (`Migrations.partitionedTables`) whose UTC day is before `day`
+    /// (`fleet_drop_partitions`, migration 4), and shortens the feed imports
+    /// accordingly. Returns the dropped partitions' names, in order. Only the
+    /// tables' owner may drop them.
+    public func dropPartitions(before day: Date) async throws(FleetError) -> [String] {
+        let logger = self.logger
+        let text = Self.utcDay(day)
+        return try await mapped {
+            try await connection.checkedTransaction(logger: logger) { connection in
+                var dropped: [String] = []
+                for try await row in try await connection.checkedQuery("SELECT fleet_drop_partitions(\(text)::date)", logger: logger) {
+                    dropped.append(try row.decode(String.self))
+                }
+                return dropped
+            }
+        }
+    }
+
+    /// `YYYY-MM-DD` of a time's UTC day.
+    static func utcDay(_ time: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day], from: time)
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+}

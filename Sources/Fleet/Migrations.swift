@@ -312,6 +312,39 @@ public enum Migrations {
             """,
             ensurePartitionsFunction(partitionedTables, replace: true),
         ]),
+        // Retention: whole days dropped, partition by partition (docs/fleet.md, "Retention").
+        Migration(version: 4, name: "retention", statements: [
+            """
+            CREATE FUNCTION fleet_drop_partitions(before date) RETURNS SETOF text
+            LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+            DECLARE
+                part text;
+                cutoff timestamptz := before::timestamp AT TIME ZONE 'UTC';
+            BEGIN
+                PERFORM pg_advisory_xact_lock(\(advisoryLockKey) + 1);
+                FOR part IN
+                    SELECT c.relname FROM pg_inherits i
+                    JOIN pg_class c ON c.oid = i.inhrelid
+                    JOIN pg_class p ON p.oid = i.inhparent
+                    WHERE p.relname = ANY (ARRAY[\(partitionedTables.map { "'\($0)'" }.joined(separator: ", "))])
+                      AND p.relnamespace = c.relnamespace
+                      AND c.relname = p.relname || '_' || substring(c.relname FROM '[0-9]{8}$')
+                      AND to_date(substring(c.relname FROM '[0-9]{8}$'), 'YYYYMMDD') < before
+                    ORDER BY c.relname
+                LOOP
+                    EXECUTE format('DROP TABLE %I', part);
+                    RETURN NEXT part;
+                END LOOP;
+                -- An import whose events are all gone is forgotten (its file may come in again);
+                -- one that straddles the cutoff now starts there, so fleet report shows the
+                -- dropped days as missing, not as zeros.
+                DELETE FROM feed_imports WHERE last_event < cutoff;
+                UPDATE feed_imports SET first_event = cutoff WHERE first_event < cutoff;
+            END
+            $fn$
+            """,
+            "REVOKE EXECUTE ON FUNCTION fleet_drop_partitions(date) FROM PUBLIC",
+        ]),
     ]
 
     /// The newest version this darknetd knows.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Fleet
 
 /// `--db URL` and `--db-password-file FILE`, shared by `db migrate` and `analyze`.
@@ -28,8 +29,8 @@ struct DatabaseOptions: ParsableArguments {
 struct DbCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "The fleet database (PostgreSQL): schema migrations (docs/fleet.md).",
-        subcommands: [DbMigrateCommand.self]
+        abstract: "The fleet database (PostgreSQL): schema migrations and retention (docs/fleet.md).",
+        subcommands: [DbMigrateCommand.self, DbPruneCommand.self]
     )
 }
 
@@ -61,6 +62,59 @@ struct DbMigrateCommand: AsyncParsableCommand {
                 await store.close()
                 throw error
             }
+        } catch let error as FleetError {
+            throw fail(error.description)
+        }
+    }
+}
+
+struct DbPruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Drop whole UTC days of buckets, alerts and feed events older than a date (the tables' owner only; docs/fleet.md, Retention)."
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .long, help: "Drop every day before this UTC date (YYYY-MM-DD).")
+    var before: String?
+
+    @Option(name: .long, help: "Keep this many UTC days, today included; drop the days before them.")
+    var keepDays: Int?
+
+    func validate() throws {
+        if database.db == nil { throw ValidationError("give the database with --db postgres://USER@HOST/DATABASE") }
+        if (before == nil) == (keepDays == nil) { throw ValidationError("give exactly one of --before YYYY-MM-DD and --keep-days N") }
+        if let keepDays, keepDays < 1 { throw ValidationError("--keep-days must be at least 1 (today)") }
+        if let before, Self.day(before) == nil { throw ValidationError("--before \(before): not a date (YYYY-MM-DD)") }
+    }
+
+    static func day(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        guard text.count == 10, let date = formatter.date(from: text) else { return nil }
+        return date
+    }
+
+    func run() async throws {
+        guard let settings = try database.settings() else { return }
+        let cutoff: Date
+        if let before, let day = Self.day(before) {
+            cutoff = day
+        } else {
+            let today = Self.day(String(ISO8601DateFormatter().string(from: Date()).prefix(10)))!
+            cutoff = today.addingTimeInterval(-Double((keepDays ?? 1) - 1) * 86_400)
+        }
+        do {
+            let dropped = try await BucketStore.withStore(settings) { store in
+                try await store.checkSchema()
+                return try await store.dropPartitions(before: cutoff)
+            }
+            let day = String(ISO8601DateFormatter().string(from: cutoff).prefix(10))
+            let days = Set(dropped.compactMap { $0.split(separator: "_").last.map(String.init) })
+            print("db prune: dropped \(dropped.count) partitions (\(days.count) days) before \(day) in \(settings.redactedURL)")
         } catch let error as FleetError {
             throw fail(error.description)
         }
