@@ -119,19 +119,18 @@ public final class LiveAggregation: @unchecked Sendable {
     var feedSeries: FeedSeries?
     let follower: FeedFollower?
     let capture: CaptureShards
-    let workers: [ShardWorker]
-    var merger: BucketMerger
-    /// Per shard: counters handed with its latest drain, its latest tables,
-    /// its latest full tables, whether each kind arrived since last asked,
-    /// and its aggregator once it has finished.
-    var shardCounters: [PacketCounters]
+    /// The shard workers, their merged buckets, counters and finished aggregators.
+    var group: ShardGroup
+    var workers: [ShardWorker] { group.workers }
+    /// Per shard: its latest tables, its latest full tables, and whether
+    /// each kind arrived since last asked.
     var latestTables: [ShardTables?]
     var latestFullTables: [ShardTables?]
     var lightArrived: [Bool]
     var fullArrived: [Bool]
     var lightOutstanding = false
     var fullOutstanding = false
-    var finished: [Aggregator?]
+    var finished: [Aggregator?] { group.finished }
     /// The merged light figures and the merged full tables last shown.
     var lightFigures = ShardTables()
     var fullFigures = ShardTables()
@@ -178,17 +177,15 @@ public final class LiveAggregation: @unchecked Sendable {
         self.capture = capture
         let n = capture.shards
         let shardConfig = config.shardConfiguration(shards: n)
-        self.workers = (0..<n).map { i in
+        let workers = (0..<n).map { i in
             ShardWorker(index: i, rings: capture.rings(ofShard: i), idleClock: { LiveAggregation.now() },
                         aggregator: Aggregator(config: shardConfig, geoip: geoip))
         }
-        self.merger = BucketMerger(shards: n, config: config)
-        self.shardCounters = Array(repeating: PacketCounters(), count: n)
+        self.group = ShardGroup(workers: workers, config: config)
         self.latestTables = Array(repeating: nil, count: n)
         self.latestFullTables = Array(repeating: nil, count: n)
         self.lightArrived = Array(repeating: false, count: n)
         self.fullArrived = Array(repeating: false, count: n)
-        self.finished = Array(repeating: nil, count: n)
         self.snapshots = snapshots.map { store in
             SnapshotWriter(store: store) { result in
                 if case .failure(let error) = result {
@@ -244,7 +241,7 @@ public final class LiveAggregation: @unchecked Sendable {
         while true {
             heartbeat.add(1, ordering: .relaxed)
             let handedIn = collect()
-            processClosedBuckets(merger.takeReady())
+            processClosedBuckets(group.takeReady())
             showArrivedTables()
             let now = ContinuousClock.now
             if let follower, now - lastFeedPoll >= feedInterval {
@@ -263,12 +260,12 @@ public final class LiveAggregation: @unchecked Sendable {
                 lastSnapshot = now
                 saveSnapshot()
             }
-            if stopRequested.load(ordering: .relaxed) && !finished.contains(where: { $0 == nil }) { break }
+            if stopRequested.load(ordering: .relaxed) && group.allFinished { break }
             // The shards do the per-packet work; this thread merges at most
             // once a bucket and publishes once a second.
             if !handedIn { usleep(2_000) }
         }
-        processClosedBuckets(merger.takeAll())
+        processClosedBuckets(group.takeAll())
         // Alerts raised after the last bucket (the timer's) go to the spool alone.
         export?.submit(bucket: nil, alerts: alertsToExport())
         // The final figures, from the finished shards themselves.
@@ -285,24 +282,16 @@ public final class LiveAggregation: @unchecked Sendable {
 
     /// Takes what every shard handed over; true if any shard handed in anything.
     func collect() -> Bool {
-        var any = false
-        for (i, worker) in workers.enumerated() where finished[i] == nil {
-            let handed = worker.take()
-            if !handed.summaries.isEmpty || handed.tables != nil || handed.result != nil { any = true }
-            merger.add(handed.summaries, shard: i)
-            merger.advance(shard: i, to: handed.progress)
-            shardCounters[i] = handed.counters
-            if let tables = handed.tables {
-                latestTables[i] = tables
-                lightArrived[i] = true
-                if tables.isFull {
-                    latestFullTables[i] = tables
-                    fullArrived[i] = true
-                }
+        let turn = group.collect()
+        for (i, tables) in turn.tables {
+            latestTables[i] = tables
+            lightArrived[i] = true
+            if tables.isFull {
+                latestFullTables[i] = tables
+                fullArrived[i] = true
             }
-            if let result = handed.result { finished[i] = result }
         }
-        return any
+        return turn.any
     }
 
     /// Asks every running shard for a copy of its tables: full (ports,
@@ -395,7 +384,7 @@ public final class LiveAggregation: @unchecked Sendable {
         var state = published.withLock { $0 }
         state.publishedNs = LiveAggregation.now()
         var total = PacketCounters()
-        for (i, counters) in shardCounters.enumerated() { total.merge(finished[i]?.counters ?? counters) }
+        for (i, counters) in group.counters.enumerated() { total.merge(finished[i]?.counters ?? counters) }
         state.packets = PacketsSection(total)
         state.classes = lightFigures.classes
         state.sourcesEstimate = UInt64(lightFigures.distinctSources.estimate.rounded())
@@ -407,7 +396,7 @@ public final class LiveAggregation: @unchecked Sendable {
                                                   ring: RingCounters.sum(capture.rings[e].map { $0.counters() }))
         }
         state.shards = (0..<capture.shards).map { i in
-            PublishedState.ShardStatus(shard: i, packets: (finished[i]?.counters ?? shardCounters[i]).total,
+            PublishedState.ShardStatus(shard: i, packets: (finished[i]?.counters ?? group.counters[i]).total,
                                        ring: RingCounters.sum(capture.rings(ofShard: i).map { $0.counters() }))
         }
         state.feed = follower?.status

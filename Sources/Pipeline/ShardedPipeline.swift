@@ -55,32 +55,22 @@ public struct ShardedPipeline: Sendable {
         }
         onStart?(engine)
         let capture = engine.start()
-        var merger = BucketMerger(shards: shards, config: config)
-        var counters = Array(repeating: PacketCounters(), count: shards)
+        var group = ShardGroup(workers: workers, config: config)
         var nextTick = ContinuousClock.now + tickInterval
         var merged: [BucketSummary] = []
-        var results: [Aggregator?] = Array(repeating: nil, count: shards)
-        while results.contains(where: { $0 == nil }) {
-            for (i, worker) in workers.enumerated() where results[i] == nil {
-                let handed = worker.take()
-                merger.add(handed.summaries, shard: i)
-                merger.advance(shard: i, to: handed.progress)
-                counters[i] = handed.counters
-                results[i] = handed.result
-            }
+        while !group.allFinished {
+            _ = group.collect()
             if let tick, ContinuousClock.now >= nextTick {
                 nextTick = ContinuousClock.now + tickInterval
-                var total = PacketCounters()
-                for c in counters { total.merge(c) }
-                tick(engine, RingCounters.sum(rings.map { $0.counters() }), total)
+                tick(engine, RingCounters.sum(rings.map { $0.counters() }), group.totalCounters)
             }
-            for summary in merger.takeReady() {
+            for summary in group.takeReady() {
                 onBucket(summary)
                 merged.append(summary)
             }
-            if results.contains(where: { $0 == nil }) { usleep(2_000) }
+            if !group.allFinished { usleep(2_000) }
         }
-        for summary in merger.takeAll() {
+        for summary in group.takeAll() {
             onBucket(summary)
             merged.append(summary)
         }
@@ -88,11 +78,7 @@ public struct ShardedPipeline: Sendable {
         let shardRings = rings.map { $0.counters() }
         let run = Pipeline.Run(sources: outcome.sources, ring: RingCounters.sum(shardRings), shardRings: shardRings,
                                kernel: isLive ? engine.kernelStatistics : nil, stopped: outcome.stopped)
-        // Moved out, so the merge mutates the shards' tables in place instead
-        // of copying them (copy on write).
-        var finals: [Aggregator] = []
-        for i in results.indices { finals.append(results[i].take()!) }
-        results = []
+        let finals = group.takeFinished()
         return (run, Aggregator.merged(consume finals, summaries: merged, config: config))
     }
 }
