@@ -138,7 +138,7 @@ print(String(format: "wall\t%.2f s\t%.1f buckets/s", wall, rate))
 print(String(format: "latency ms\tp50 %.1f\tp90 %.1f\tp99 %.1f\tmax %.1f", percentile(0.5), percentile(0.9), percentile(0.99),
              (latencies.last ?? .nan) * 1000))
 if pace == nil {
-    print(String(format: "sustains\t%.0f sensors with %lld s buckets (buckets/s x bucket length)", rate * Double(lengthNs / 1_000_000_000),
+    print(String(format: "capacity\t%.0f sensors' worth of %lld s buckets (buckets/s x bucket length; each sensor holds a connection)", rate * Double(lengthNs / 1_000_000_000),
                  lengthNs / 1_000_000_000))
 }
 for error in Set(errors).sorted() { print("error\t\(error)") }
