@@ -185,6 +185,27 @@ struct FeedImportTests {
         let again = try Subprocess.run(Executables.darknetd, ["feed", "import", "--name", "hk-domainA", "--mapping", mapping, Self.hongKongTable] + db)
         #expect(again.status == 0 && again.stdout.contains("already imported (import 1); nothing written"), "\(again.output)")
         #expect(try server.psql("fleet", "SELECT count(*), count(DISTINCT import_id) FROM feed_events") == ["145|5"])
+
+        // The seed end to end: the five imported feeds through `fleet report` give the
+        // textbook's Pearson and Spearman for every pair, to 1e-9.
+        let columns = groups.indices.map { c in table.dropFirst().map { Double($0[c + 1])! } }
+        let result = try FleetReportTests.report(server, ["--from", "2014-10-07", "--to", "2014-11-05", "--bucket", "1d", "--format", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try FleetReportTests.json(result.stdout)
+        let pairs = try #require(report["correlation"] as? [[String: Any]])
+        #expect(pairs.count == 10)
+        for pair in pairs {
+            let a = try #require(groups.firstIndex(of: String((pair["a"] as? String ?? "").dropFirst(3))))
+            let b = try #require(groups.firstIndex(of: String((pair["b"] as? String ?? "").dropFirst(3))))
+            let c = try #require(pair["correlation"] as? [String: Any])
+            let pearson = try #require(c["pearson"] as? Double)
+            let spearman = try #require(c["spearman"] as? Double)
+            let expectedPearson = FleetReportTests.textbookPearson(columns[a], columns[b])
+            let expectedSpearman = FleetReportTests.textbookSpearman(columns[a], columns[b])
+            #expect(abs(pearson - expectedPearson) < 1e-9, "\(groups[a]) ~ \(groups[b])")
+            #expect(abs(spearman - expectedSpearman) < 1e-9, "\(groups[a]) ~ \(groups[b])")
+            #expect(c["buckets"] as? Int == 29)
+        }
     }
 
     @Test func aFileIsStoredOnceAndItsBrokenLinesAreCountedByNumber() async throws {
