@@ -28,8 +28,9 @@ import Testing
         /// - Parameters:
         ///   - database: start a server and migrate `fleet`; else `url` names a port where nothing listens.
         ///   - seconds, rate: the replayed capture's length and packets a second.
+        ///   - externalURL: without `database`, the URL of a server the test runs elsewhere.
         init(tag: String, database: Bool, passwordFile: String? = nil, spoolMiB: String = "256",
-             seconds: Int, rate: Int) throws {
+             seconds: Int, rate: Int, externalURL: String? = nil, sensor: String = "e2e") throws {
             net = try VethNamespaces(tag: tag)
             dir = URL(fileURLWithPath: "/tmp/dnx-\(tag)-\(getpid())")
             try? FileManager.default.removeItem(at: dir)
@@ -53,7 +54,7 @@ import Testing
                 guard migrated.status == 0 else { throw PostgresServer.Failure(description: "migrate: \(migrated.output)") }
             } else {
                 server = nil
-                url = "postgres://sensor@127.0.0.1:\(try PostgresServer.freePort())/fleet"
+                url = try externalURL ?? "postgres://sensor@127.0.0.1:\(PostgresServer.freePort())/fleet"
             }
             let password = passwordFile ?? server?.passwordFile
             try """
@@ -78,7 +79,7 @@ import Testing
               database:
                 url: \(url)
                 password_file: \(password.map { "\"\($0)\"" } ?? "null")
-                sensor: e2e
+                sensor: \(sensor)
                 spool_max_mib: \(spoolMiB)
                 retry_max_backoff: 1s
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -316,5 +317,92 @@ import Testing
         #expect(daemon.standardError.contains("export: spool full (20971 bytes): dropped the"), "\(daemon.standardError)")
         daemon.process.terminate()
         #expect(daemon.waitForExit(timeout: .seconds(20)) == 0, "\(daemon.standardError)")
+    }
+
+    /// Two daemons, each capturing in namespaces of its own, export to one
+    /// PostgreSQL that runs in a third namespace, each over a veth link of its
+    /// own (198.19.1.0/30 and 198.19.2.0/30, RFC 2544 addresses that exist only
+    /// in these namespaces): each sensor's rows are exactly its own daemon's
+    /// buckets, and neither disturbs the other.
+    @Test(.enabled(if: ExportTests.available, "needs root, iproute2, tcpreplay and PostgreSQL"))
+    func twoDaemonsInTheirOwnNamespacesWriteToOneDatabase() throws {
+        let ip = try #require(Executables.system("ip"))
+        let suffix = "\(getpid() % 100_000)"
+        let dbNamespace = "dnd-\(suffix)"
+        func run(_ arguments: [String]) throws {
+            let result = try Subprocess.run(ip, arguments)
+            if result.status != 0 { throw PostgresServer.Failure(description: "ip \(arguments.joined(separator: " ")): \(result.output)") }
+        }
+        _ = try? Subprocess.run(ip, ["netns", "del", dbNamespace])
+        try run(["netns", "add", dbNamespace])
+        defer { _ = try? Subprocess.run(ip, ["netns", "del", dbNamespace]) }
+        // The database's ends of the two links, addressed before the server binds them.
+        for (link, net) in [("a", 1), ("b", 2)] {
+            try run(["link", "add", "dd\(link)\(suffix)", "type", "veth", "peer", "name", "dp\(link)\(suffix)"])
+            try run(["link", "set", "dd\(link)\(suffix)", "netns", dbNamespace])
+            try run(["-n", dbNamespace, "addr", "add", "198.19.\(net).1/30", "dev", "dd\(link)\(suffix)"])
+            try run(["-n", dbNamespace, "link", "set", "dd\(link)\(suffix)", "up"])
+        }
+        try run(["-n", dbNamespace, "link", "set", "lo", "up"])
+        let server = try PostgresServer.start(namespace: dbNamespace, extraListen: ["198.19.1.1", "198.19.2.1"], extraClients: ["198.19.0.0/16"])
+        defer { server.stop() }
+        try server.createDatabase("fleet")
+        let migrate = try Subprocess.run(ip, ["netns", "exec", dbNamespace, Executables.darknetd, "db", "migrate",
+                                              "--db", server.url("fleet"), "--db-password-file", server.passwordFile])
+        #expect(migrate.status == 0, "\(migrate.output)")
+
+        let a = try Rig(tag: "a", database: false, passwordFile: server.passwordFile, seconds: 8, rate: 100,
+                        externalURL: server.url("fleet", host: "198.19.1.1"), sensor: "sensor-a")
+        defer { a.tearDown() }
+        let b = try Rig(tag: "b", database: false, passwordFile: server.passwordFile, seconds: 8, rate: 100,
+                        externalURL: server.url("fleet", host: "198.19.2.1"), sensor: "sensor-b")
+        defer { b.tearDown() }
+        // Each daemon's end of its link, in its own capture namespace.
+        for (rig, link, net) in [(a, "a", 1), (b, "b", 2)] {
+            try run(["link", "set", "dp\(link)\(suffix)", "netns", rig.net.receiver])
+            try run(["-n", rig.net.receiver, "addr", "add", "198.19.\(net).2/30", "dev", "dp\(link)\(suffix)"])
+            try run(["-n", rig.net.receiver, "link", "set", "dp\(link)\(suffix)", "up"])
+        }
+
+        let daemonA = try a.startDaemon()
+        defer { if daemonA.process.isRunning { daemonA.process.terminate() } }
+        let daemonB = try b.startDaemon()
+        defer { if daemonB.process.isRunning { daemonB.process.terminate() } }
+        let replayA = try a.replay()
+        let replayB = try b.replay()
+        #expect(replayA.waitForExit(timeout: .seconds(60)) == 0, "\(replayA.standardError)")
+        #expect(replayB.waitForExit(timeout: .seconds(60)) == 0, "\(replayB.standardError)")
+        for (rig, daemon) in [(a, daemonA), (b, daemonB)] {
+            #expect(eventually(timeout: .seconds(30)) {
+                rig.series().values.reduce(0, +) == rig.replayPackets && Self.int(rig.export(), "spool_entries") == 0
+                    && Self.int(rig.export(), "buckets_written") == rig.series().count
+            }, "series \(rig.series().values.reduce(0, +)) of \(rig.replayPackets); \(rig.export()); \(daemon.standardError)")
+        }
+
+        func stored(_ sensor: String) throws -> [String: Int] {
+            let rows = try server.psql("fleet", """
+                SELECT to_char(b.bucket_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS'), b.packets
+                FROM buckets b JOIN sensors s USING (sensor_id) WHERE s.name = '\(sensor)' ORDER BY 1
+                """)
+            return rows.reduce(into: [String: Int]()) { result, row in
+                let parts = row.split(separator: "|")
+                result[String(parts[0])] = Int(parts[1]) ?? -1
+            }
+        }
+        let seriesA = a.series(), seriesB = b.series()
+        let storedA = try stored("sensor-a"), storedB = try stored("sensor-b")
+        #expect(!seriesA.isEmpty && storedA == seriesA, "sensor-a: database \(storedA.count) buckets, daemon \(seriesA.count)")
+        #expect(!seriesB.isEmpty && storedB == seriesB, "sensor-b: database \(storedB.count) buckets, daemon \(seriesB.count)")
+        #expect(storedA.values.reduce(0, +) == a.replayPackets && storedB.values.reduce(0, +) == b.replayPackets)
+        let total = try server.psql("fleet", "SELECT count(*) FROM buckets")
+        #expect(total == ["\(seriesA.count + seriesB.count)"])
+        for rig in [a, b] {
+            let e = rig.export()
+            #expect(Self.countersAddUp(e) && Self.int(e, "failures") == 0 && e["state"] as? String == "writing", "\(e)")
+        }
+        daemonA.process.terminate()
+        daemonB.process.terminate()
+        #expect(daemonA.waitForExit(timeout: .seconds(20)) == 0, "\(daemonA.standardError)")
+        #expect(daemonB.waitForExit(timeout: .seconds(20)) == 0, "\(daemonB.standardError)")
     }
 }

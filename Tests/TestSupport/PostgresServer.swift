@@ -27,6 +27,10 @@ public final class PostgresServer: Sendable {
     public let tls: Bool
     /// The network namespace the server runs in (nil: this process's).
     public let namespace: String?
+    /// Addresses the server listens on besides 127.0.0.1, and the client
+    /// networks (CIDR) allowed to connect from them with scram-sha-256.
+    public let extraListen: [String]
+    public let extraClients: [String]
     /// The running `postgres` process.
     let process = Mutex<Subprocess?>(nil)
 
@@ -100,9 +104,12 @@ public final class PostgresServer: Sendable {
         return try Subprocess.run(executable, all, timeout: timeout)
     }
 
-    private init(bin: String, directory: String, port: Int, password: String, serverUser: String?, tls: Bool, namespace: String?) {
+    private init(bin: String, directory: String, port: Int, password: String, serverUser: String?, tls: Bool, namespace: String?,
+                 extraListen: [String], extraClients: [String]) {
         self.tls = tls
         self.namespace = namespace
+        self.extraListen = extraListen
+        self.extraClients = extraClients
         self.bin = bin
         self.directory = directory
         self.port = port
@@ -112,7 +119,8 @@ public final class PostgresServer: Sendable {
     }
 
     /// initdb + start; throws with the server's log if it does not come up.
-    public static func start(tls: Bool = false, namespace: String? = nil) throws -> PostgresServer {
+    public static func start(tls: Bool = false, namespace: String? = nil, extraListen: [String] = [],
+                             extraClients: [String] = []) throws -> PostgresServer {
         guard let bin = binDirectory() else { throw Failure(description: unavailableReason ?? "no PostgreSQL") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("darknetd-pg-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -127,7 +135,7 @@ public final class PostgresServer: Sendable {
         var lastError = ""
         for _ in 0..<3 {
             let server = PostgresServer(bin: bin, directory: directory, port: try freePort(), password: password, serverUser: serverUser, tls: tls,
-                                        namespace: namespace)
+                                        namespace: namespace, extraListen: extraListen, extraClients: extraClients)
             do {
                 try server.initializeAndStart()
                 return server
@@ -150,13 +158,18 @@ public final class PostgresServer: Sendable {
             let initdb = try runServerProgram("initdb", ["-D", dataDirectory, "-U", admin, "--pwfile=\(passwordFile)",
                                                            "--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"])
             guard initdb.status == 0 else { throw Failure(description: "initdb: \(initdb.output)") }
+            if !extraClients.isEmpty, let hba = FileHandle(forWritingAtPath: dataDirectory + "/pg_hba.conf") {
+                hba.seekToEndOfFile()
+                hba.write(Data(extraClients.map { "host all all \($0) scram-sha-256\n" }.joined().utf8))
+                try hba.close()
+            }
         }
         var settings = ["-c", "fsync=off", "-c", "max_connections=50"]
         if tls {
             try makeCertificate()
             settings += ["-c", "ssl=on", "-c", "ssl_cert_file=\(certificateFile)", "-c", "ssl_key_file=\(directory)/server.key"]
         }
-        let (executable, arguments) = command("postgres", ["-D", dataDirectory, "-h", "127.0.0.1", "-p", "\(port)", "-k", directory] + settings)
+        let (executable, arguments) = command("postgres", ["-D", dataDirectory, "-h", (["127.0.0.1"] + extraListen).joined(separator: ","), "-p", "\(port)", "-k", directory] + settings)
         let child = try Subprocess(executable, arguments)
         process.withLock { $0 = child }
         let ready = child.wait(until: {
