@@ -2,7 +2,7 @@
 # docs/fleet.md's feed import rate on this machine: the corpus's feed files
 # (shared/corpus/feeds, when beside the repository) and a generated CSV of
 # ROWS rows imported with `darknetd feed import` into a throwaway PostgreSQL
-# (Debian's postgresql, default durability settings), run as the postgres
+# (scripts/throwaway-postgres.sh), run as the postgres
 # user when this runs as root, on 127.0.0.1. Prints each import's line and
 # its rate in events per second (events / the import's own time).
 #   scripts/feed-import-figures.sh [ROWS (default 200000)]
@@ -12,25 +12,8 @@ cd "$(dirname "$0")/.."
 rows="${1:-200000}"
 darknetd="$(realpath "${DARKNETD:-.build/debug/darknetd}")"
 corpus="$(realpath -m ../shared/corpus/feeds)"
-bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-work="$(mktemp -d)"
-run=()
-if [ "$(id -u)" -eq 0 ]; then
-    chown postgres:postgres "$work"
-    run=(setpriv --reuid postgres --regid postgres --init-groups --reset-env --)
-fi
-printf 'figures-%s' "$RANDOM$RANDOM" > "$work/pw"
-chmod 600 "$work/pw"
-[ "$(id -u)" -eq 0 ] && chown postgres "$work/pw"
-"${run[@]}" "$bin/initdb" -D "$work/data" -U fleet_admin --pwfile="$work/pw" --auth=scram-sha-256 -E UTF8 --locale=C --no-sync >/dev/null
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"${run[@]}" "$bin/postgres" -D "$work/data" -h 127.0.0.1 -p "$port" -k "$work" 2>"$work/server.log" &
-server=$!
-trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 60); do "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.5; done
-export PGPASSWORD="$(cat "$work/pw")"
-"$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U fleet_admin -d postgres -c "CREATE DATABASE fleet"
-db=(--db "postgres://fleet_admin@127.0.0.1:$port/fleet" --db-password-file "$work/pw")
+source scripts/throwaway-postgres.sh
+start_throwaway_postgres
 "$darknetd" db migrate "${db[@]}" >/dev/null
 
 # ROWS CSV rows over 30 days, 5,000 sources, 20 ports (a deterministic pattern, not random).
@@ -62,6 +45,6 @@ echo "cowrie through config/feed-mappings/cowrie-connect.yaml:"
 for f in "$corpus"/cowrie_kareiva_cowrie.json.*; do
     [ -f "$f" ] && rate "$("$darknetd" feed import "${db[@]}" --name cowrie-mapped --mapping config/feed-mappings/cowrie-connect.yaml "$f")"
 done
-"$bin/psql" -X -q -A -t -h 127.0.0.1 -p "$port" -U fleet_admin -d fleet -c "VACUUM ANALYZE" >/dev/null
+sql "VACUUM ANALYZE" >/dev/null
 echo "feed_events: $("$bin/psql" -X -q -A -t -h 127.0.0.1 -p "$port" -U fleet_admin -d fleet -c \
     "SELECT count(*) || ' rows, ' || (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'feed_events'::regclass) || ' bytes' FROM feed_events")"
