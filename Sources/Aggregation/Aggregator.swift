@@ -29,6 +29,8 @@ public struct AggregationConfig: Sendable, Equatable {
     public var seriesTopPorts: Int = 20
     /// Ports kept per bucket summary (the busiest, plus every watched port).
     public var bucketPorts: Int = 64
+    /// Busiest sources a closed bucket keeps (`BucketSummary.topSources`).
+    public var bucketTopSources: Int = 20
     /// Ports whose scan sources are ranked per bucket (alerts name the top contributors):
     /// UDP 53 (DNS), 123 (NTP), 1900 (SSDP), 11211 (memcached), 389 (CLDAP), 19 (chargen), 161 (SNMP).
     public var watchedUDPPorts: [UInt16] = Aggregator.defaultWatched
@@ -161,6 +163,11 @@ public struct BucketSummary: Sendable {
     public var countries: [(code: CountryCode, packets: UInt64)]
     /// Top scan sources of each watched port with traffic (≤ 5 each, Space-Saving counts).
     public var watchedTopSources: [UInt16: [(address: IPAddress, packets: UInt64)]]
+    /// The bucket's busiest sources (at most `AggregationConfig.bucketTopSources`) by
+    /// descending packets, then address: each source's packets in the bucket since
+    /// it last entered the source table (exact for a source the table kept all
+    /// bucket; a lower bound for one it evicted; docs/sketches.md).
+    public var topSources: [(address: IPAddress, packets: UInt64)] = []
     /// Scan episodes and DoS attacks that first met their thresholds in this bucket.
     public var newScans: [ScanEpisode]
     public var newAttacks: [BackscatterAttack]
@@ -391,7 +398,7 @@ public struct Aggregator: Sendable {
                 d.scanRowMark = 0
             }
             d.packets &+= 1
-            if !exact { d.unflushedPackets &+= 1 }
+            d.unflushedPackets &+= 1
             if time < d.firstSeenNs { d.firstSeenNs = time }
             if time > d.lastSeenNs { d.lastSeenNs = time }
             d.classMask |= 1 << trafficClass.rawValue
@@ -556,7 +563,7 @@ public struct Aggregator: Sendable {
     /// scan episodes and attacks that went silent.
     mutating func closeBucket() {
         guard let open = currentBucket else { return }
-        if !config.exact { flushTopSources() }
+        let bucketTop = closeSourceBucket()
         let start = buckets.start(of: open)
         let end = start + buckets.lengthNs
         let touched = ports.takeBucket()
@@ -569,7 +576,7 @@ public struct Aggregator: Sendable {
         backscatter.expire(now: end)
         let summary = BucketSummary(startNs: start, lengthNs: buckets.lengthNs, counters: bucketCounters, classes: bucketClasses,
                                     sources: bucketSources, ports: keptPorts(touched), portCount: touched.count,
-                                    countries: countries.takeBucket(), watchedTopSources: watched,
+                                    countries: countries.takeBucket(), watchedTopSources: watched, topSources: bucketTop,
                                     newScans: scans.takeNewlyQualified(), newAttacks: backscatter.takeNewlyQualified())
         record(summary)
         bucketCounters = PacketCounters()
@@ -627,18 +634,26 @@ public struct Aggregator: Sendable {
         closedClasses.merge(summary.classes)
     }
 
-    /// Default mode: adds every source's packets of the closing bucket to the
-    /// top-source summary, one weighted Space-Saving update per source and
-    /// bucket instead of one per packet.
-    mutating func flushTopSources() {
+    /// The closing bucket's busiest sources. Default mode: also adds every
+    /// source's packets of the closing bucket to the top-source summary, one
+    /// weighted Space-Saving update per source and bucket instead of one per packet.
+    mutating func closeSourceBucket() -> [(address: IPAddress, packets: UInt64)] {
+        // One pass over the source table at bucket close: each source's packets
+        // since the last close (`unflushedPackets`) are its packets in the bucket;
+        // in sketch mode they also go to the whole-run top-source summary.
         var pending: [(IPAddress, UInt64)] = []
+        var top = TopSelection(limit: config.bucketTopSources)
+        let sketch = !config.exact
         sourceDetails.updateEach { key, detail in
             if detail.unflushedPackets > 0 {
-                pending.append((key, UInt64(detail.unflushedPackets)))
+                let packets = UInt64(detail.unflushedPackets)
+                if sketch { pending.append((key, packets)) }
+                top.offer(key, packets)
                 detail.unflushedPackets = 0
             }
         }
         for (key, packets) in pending { topSources.add(key, count: packets) }
+        return top.sorted
     }
 
     /// Bucket summaries closed since the last call, oldest first: what the
@@ -746,4 +761,33 @@ public struct RollingWindow: Sendable {
         }
         return (counters, classes, sources)
     }
+}
+
+/// The `limit` largest (address, packets) offered, kept in one small array:
+/// descending packets, then ascending address (the order a merge of shards'
+/// lists reproduces).
+struct TopSelection {
+    let limit: Int
+    private(set) var items: [(address: IPAddress, packets: UInt64)] = []
+
+    init(limit: Int) { self.limit = max(0, limit) }
+
+    static func before(_ a: (address: IPAddress, packets: UInt64), _ b: (address: IPAddress, packets: UInt64)) -> Bool {
+        a.packets != b.packets ? a.packets > b.packets : a.address < b.address
+    }
+
+    mutating func offer(_ address: IPAddress, _ packets: UInt64) {
+        guard limit > 0 else { return }
+        let item = (address: address, packets: packets)
+        if items.count < limit {
+            items.append(item)
+            return
+        }
+        // Replace the last in order if the new one comes before it.
+        var worst = 0
+        for i in 1..<items.count where Self.before(items[worst], items[i]) { worst = i }
+        if Self.before(item, items[worst]) { items[worst] = item }
+    }
+
+    var sorted: [(address: IPAddress, packets: UInt64)] { items.sorted(by: Self.before) }
 }

@@ -345,7 +345,7 @@ extension BucketSummary: Codable, Equatable {
 
     private enum StateKeys: String, CodingKey {
         case startNs, lengthNs, counters, classes, sources, ports, portCount, countries, watchedTopSources
-        case newScans, newAttacks
+        case newScans, newAttacks, topSources
     }
 
     /// Rejects a non-positive length, a source sketch of another precision than the
@@ -377,6 +377,8 @@ extension BucketSummary: Codable, Equatable {
         watchedTopSources = watched
         newScans = try c.decode([ScanEpisode].self, forKey: .newScans)
         newAttacks = try c.decode([BackscatterAttack].self, forKey: .newAttacks)
+        // Absent from states written before buckets kept their top sources.
+        topSources = try c.decodeIfPresent([WatchedPortState.Source].self, forKey: .topSources)?.map { ($0.address, $0.packets) } ?? []
         guard lengthNs > 0 else {
             throw DecodingError.dataCorruptedError(forKey: .lengthNs, in: c, debugDescription: "bucket length \(lengthNs) ns")
         }
@@ -407,6 +409,7 @@ extension BucketSummary: Codable, Equatable {
         try c.encode(watched, forKey: .watchedTopSources)
         try c.encode(newScans, forKey: .newScans)
         try c.encode(newAttacks, forKey: .newAttacks)
+        try c.encode(topSources.map { WatchedPortState.Source(address: $0.address, packets: $0.packets) }, forKey: .topSources)
     }
 
     public static func == (a: BucketSummary, b: BucketSummary) -> Bool {
@@ -420,6 +423,7 @@ extension BucketSummary: Codable, Equatable {
             && a.watchedTopSources.count == b.watchedTopSources.count
             && a.watchedTopSources.allSatisfy { port, list in b.watchedTopSources[port].map { sameSources(list, $0) } ?? false }
             && a.newScans == b.newScans && a.newAttacks == b.newAttacks
+            && sameSources(a.topSources, b.topSources)
     }
 }
 

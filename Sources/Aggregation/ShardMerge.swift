@@ -50,14 +50,17 @@ extension BucketSummary {
     /// One bucket's summaries from several shards (same start and length) as
     /// one: counts add, HyperLogLog registers take the maximum, port and
     /// country rows add by key, each watched port keeps its 5 busiest sources,
-    /// scans and attacks are united (in the order they qualified).
+    /// scans and attacks are united (in the order they qualified), the top
+    /// sources (disjoint: a source lives in one shard) keep the `topSources` busiest.
     /// `keepPorts` cuts the merged port list as a single aggregator would.
-    static func merging(_ parts: [BucketSummary], keepPorts: ([PortBucketFigures]) -> [PortBucketFigures]) -> BucketSummary {
+    static func merging(_ parts: [BucketSummary], topSources: Int,
+                        keepPorts: ([PortBucketFigures]) -> [PortBucketFigures]) -> BucketSummary {
         precondition(!parts.isEmpty, "nothing to merge")
         var merged = parts[0]
         var ports: [ProtocolPort: PortBucketFigures] = [:]
         var countries: [CountryCode: UInt64] = [:]
         var watched: [UInt16: [(address: IPAddress, packets: UInt64)]] = [:]
+        var top = TopSelection(limit: topSources)
         for (i, part) in parts.enumerated() {
             precondition(part.startNs == merged.startNs && part.lengthNs == merged.lengthNs, "merging different buckets")
             if i > 0 {
@@ -79,7 +82,9 @@ extension BucketSummary {
             }
             for (code, packets) in part.countries { countries[code, default: 0] &+= packets }
             for (port, sources) in part.watchedTopSources { watched[port, default: []] += sources }
+            for source in part.topSources { top.offer(source.address, source.packets) }
         }
+        merged.topSources = top.sorted
         let touched = Array(ports.values)
         merged.ports = keepPorts(touched)
         merged.portCount = touched.count
@@ -104,6 +109,7 @@ extension BucketSummary {
 public struct BucketMerger: Sendable {
     public let shards: Int
     let bucketPorts: Int
+    let bucketTopSources: Int
     let watchedPortMask: [Bool]
     var pending: [Int64: [BucketSummary]] = [:]
     /// Per shard: every bucket starting before this has been handed in.
@@ -115,6 +121,7 @@ public struct BucketMerger: Sendable {
         self.shards = shards
         self.progress = Array(repeating: .min, count: shards)
         self.bucketPorts = config.bucketPorts
+        self.bucketTopSources = config.bucketTopSources
         self.watchedPortMask = Aggregator.watchedMask(config)
     }
 
@@ -143,7 +150,7 @@ public struct BucketMerger: Sendable {
         let starts = pending.keys.filter(ready).sorted()
         return starts.map { start in
             let parts = pending.removeValue(forKey: start)!
-            return BucketSummary.merging(parts) {
+            return BucketSummary.merging(parts, topSources: bucketTopSources) {
                 Aggregator.keptPorts($0, limit: bucketPorts, watched: watchedPortMask)
             }
         }

@@ -30,6 +30,10 @@ struct BucketRows: Sendable {
     var watchedRanks: [Int16] = []
     var watchedPackets: [Int64] = []
 
+    var topSources: [String] = []
+    var topRanks: [Int16] = []
+    var topPackets: [Int64] = []
+
     var scanSources: [String] = []
     var scanProtocols: [Int16] = []
     var scanPorts: [Int32] = []
@@ -74,6 +78,11 @@ struct BucketRows: Sendable {
         for (code, packets) in s.countries {
             countryCodes.append(code.description)
             countryPackets.append(Self.count(packets))
+        }
+        for (rank, entry) in s.topSources.enumerated() {
+            topSources.append(entry.address.description)
+            topRanks.append(Int16(clamping: rank + 1))
+            topPackets.append(Self.count(entry.packets))
         }
         for port in s.watchedTopSources.keys.sorted() {
             for (rank, entry) in s.watchedTopSources[port]!.enumerated() {

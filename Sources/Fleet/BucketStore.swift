@@ -284,6 +284,13 @@ public actor BucketStore {
                     \(r.watchedPackets)::bigint[]) AS t(port, source, rank, packets)
                 """, logger: logger)
         }
+        if !r.topSources.isEmpty {
+            try await connection.checkedQuery("""
+                INSERT INTO bucket_top_sources (sensor_id, bucket_start, source, rank, packets)
+                SELECT \(id), \(r.start), t.source::inet, t.rank, t.packets
+                FROM unnest(\(r.topSources)::text[], \(r.topRanks)::smallint[], \(r.topPackets)::bigint[]) AS t(source, rank, packets)
+                """, logger: logger)
+        }
         if !r.scanSources.isEmpty {
             try await connection.checkedQuery("""
                 INSERT INTO scans (sensor_id, bucket_start, source, protocol, port, started_at, last_seen_at, packets,

@@ -71,7 +71,7 @@ public struct FleetNetworkData: Sendable {
     /// Sensor: the stored buckets' lengths in seconds.
     public var storedBucketSeconds: Set<Int> = []
     /// Feed: every distinct source (exact). Sensor: the sources its rows name
-    /// (`bucket_watched_sources`, `scans`): a subset of the sources it saw.
+    /// (`bucket_top_sources`, `bucket_watched_sources`, `scans`): a subset of the sources it saw.
     public var namedSources: Set<String> = []
 
     public init(name: String, kind: Kind) {
@@ -239,6 +239,8 @@ extension BucketStore {
         network.sourceSketch = mergeable ? sketch : nil
         for try await source in try await connection.checkedQuery("""
             SELECT host(source) FROM bucket_watched_sources WHERE sensor_id = \(id) AND bucket_start >= \(from) AND bucket_start < \(to)
+            UNION
+            SELECT host(source) FROM bucket_top_sources WHERE sensor_id = \(id) AND bucket_start >= \(from) AND bucket_start < \(to)
             UNION
             SELECT host(source) FROM scans WHERE sensor_id = \(id) AND bucket_start >= \(from) AND bucket_start < \(to)
             """, logger: logger).decode(String.self) {

@@ -21,10 +21,13 @@ public enum Migrations {
 
     /// Tables partitioned by day of `bucket_start` in migration 1.
     public static let bucketTables = ["buckets", "bucket_ports", "bucket_countries", "bucket_watched_sources", "scans", "attacks"]
-    /// Every table partitioned by day (migration 3 adds `alerts` by `alert_time`
-    /// and `feed_events` by `event_time`); `fleet_ensure_partitions` creates one
-    /// partition of each per UTC day.
-    public static let partitionedTables = bucketTables + ["alerts", "feed_events"]
+    /// The tables partitioned by day as of migration 3 (which adds `alerts` by
+    /// `alert_time` and `feed_events` by `event_time`).
+    static let partitionedTablesV3 = bucketTables + ["alerts", "feed_events"]
+    /// Every table partitioned by day (migration 5 adds `bucket_top_sources`);
+    /// `fleet_ensure_partitions` creates one partition of each per UTC day and
+    /// `fleet_drop_partitions` drops them.
+    public static let partitionedTables = partitionedTablesV3 + ["bucket_top_sources"]
 
     /// Creates the day's partition of every table in `tables` (UTC days) unless it exists.
     /// SECURITY DEFINER: a sensor role that may only insert can still add a day.
@@ -46,6 +49,40 @@ public enum Migrations {
                     EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)', part, parent, low, high);
                 END IF;
             END LOOP;
+        END
+        $fn$
+        """
+    }
+
+    /// Drops every day partition of `tables` before a UTC day, in one
+    /// transaction, and shortens the feed imports to match (docs/fleet.md, Retention).
+    static func dropPartitionsFunction(_ tables: [String], replace: Bool) -> String {
+        """
+        CREATE \(replace ? "OR REPLACE " : "")FUNCTION fleet_drop_partitions(before date) RETURNS SETOF text
+        LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+        DECLARE
+            part text;
+            cutoff timestamptz := before::timestamp AT TIME ZONE 'UTC';
+        BEGIN
+            PERFORM pg_advisory_xact_lock(\(advisoryLockKey) + 1);
+            FOR part IN
+                SELECT c.relname FROM pg_inherits i
+                JOIN pg_class c ON c.oid = i.inhrelid
+                JOIN pg_class p ON p.oid = i.inhparent
+                WHERE p.relname = ANY (ARRAY[\(tables.map { "'\($0)'" }.joined(separator: ", "))])
+                  AND p.relnamespace = c.relnamespace
+                  AND c.relname = p.relname || '_' || substring(c.relname FROM '[0-9]{8}$')
+                  AND to_date(substring(c.relname FROM '[0-9]{8}$'), 'YYYYMMDD') < before
+                ORDER BY c.relname
+            LOOP
+                EXECUTE format('DROP TABLE %I', part);
+                RETURN NEXT part;
+            END LOOP;
+            -- An import whose events are all gone is forgotten (its file may come in again);
+            -- one that straddles the cutoff now starts there, so fleet report shows the
+            -- dropped days as missing, not as zeros.
+            DELETE FROM feed_imports WHERE last_event < cutoff;
+            UPDATE feed_imports SET first_event = cutoff WHERE first_event < cutoff;
         END
         $fn$
         """
@@ -310,40 +347,44 @@ public enum Migrations {
                 PRIMARY KEY (feed_id, event_time, import_id, line)
             ) PARTITION BY RANGE (event_time)
             """,
-            ensurePartitionsFunction(partitionedTables, replace: true),
+            ensurePartitionsFunction(partitionedTablesV3, replace: true),
         ]),
         // Retention: whole days dropped, partition by partition (docs/fleet.md, "Retention").
         Migration(version: 4, name: "retention", statements: [
-            """
-            CREATE FUNCTION fleet_drop_partitions(before date) RETURNS SETOF text
-            LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
-            DECLARE
-                part text;
-                cutoff timestamptz := before::timestamp AT TIME ZONE 'UTC';
-            BEGIN
-                PERFORM pg_advisory_xact_lock(\(advisoryLockKey) + 1);
-                FOR part IN
-                    SELECT c.relname FROM pg_inherits i
-                    JOIN pg_class c ON c.oid = i.inhrelid
-                    JOIN pg_class p ON p.oid = i.inhparent
-                    WHERE p.relname = ANY (ARRAY[\(partitionedTables.map { "'\($0)'" }.joined(separator: ", "))])
-                      AND p.relnamespace = c.relnamespace
-                      AND c.relname = p.relname || '_' || substring(c.relname FROM '[0-9]{8}$')
-                      AND to_date(substring(c.relname FROM '[0-9]{8}$'), 'YYYYMMDD') < before
-                    ORDER BY c.relname
-                LOOP
-                    EXECUTE format('DROP TABLE %I', part);
-                    RETURN NEXT part;
-                END LOOP;
-                -- An import whose events are all gone is forgotten (its file may come in again);
-                -- one that straddles the cutoff now starts there, so fleet report shows the
-                -- dropped days as missing, not as zeros.
-                DELETE FROM feed_imports WHERE last_event < cutoff;
-                UPDATE feed_imports SET first_event = cutoff WHERE first_event < cutoff;
-            END
-            $fn$
-            """,
+            dropPartitionsFunction(partitionedTablesV3, replace: false),
             "REVOKE EXECUTE ON FUNCTION fleet_drop_partitions(date) FROM PUBLIC",
+        ]),
+        // Each bucket's busiest sources (`BucketSummary.topSources`), so overlap and
+        // locality across sensors are exact where these lists reach (docs/fleet.md).
+        Migration(version: 5, name: "bucket top sources", statements: [
+            """
+            CREATE TABLE bucket_top_sources (
+                sensor_id integer NOT NULL,
+                bucket_start timestamptz NOT NULL,
+                source inet NOT NULL,
+                rank smallint NOT NULL,
+                packets bigint NOT NULL,
+                PRIMARY KEY (sensor_id, bucket_start, source)
+            ) PARTITION BY RANGE (bucket_start)
+            """,
+            // Days that already have partitions of the other tables get this one too.
+            """
+            DO $$
+            DECLARE day date;
+            BEGIN
+                FOR day IN SELECT DISTINCT to_date(substring(c.relname FROM '[0-9]{8}$'), 'YYYYMMDD') FROM pg_inherits i
+                    JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+                    WHERE p.relname = 'buckets' AND c.relname ~ '_[0-9]{8}$'
+                LOOP
+                    EXECUTE format('CREATE TABLE %I PARTITION OF bucket_top_sources FOR VALUES FROM (%L) TO (%L)',
+                                   'bucket_top_sources_' || to_char(day, 'YYYYMMDD'),
+                                   day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+                END LOOP;
+            END
+            $$
+            """,
+            ensurePartitionsFunction(partitionedTables, replace: true),
+            dropPartitionsFunction(partitionedTables, replace: true),
         ]),
     ]
 

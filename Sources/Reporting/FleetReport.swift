@@ -40,7 +40,7 @@ public struct FleetReport: Sendable, Encodable {
             public var lower: Double?
             public var upper: Double?
             public var relativeStandardError: Double?
-            /// Sources named by rows (a sensor's watched-port tops and scans; a feed's all).
+            /// Sources named by rows (a sensor's bucket top sources, watched-port tops and scans; a feed's all).
             public var named: Int
 
             enum CodingKeys: String, CodingKey {
@@ -407,7 +407,7 @@ public struct FleetReport: Sendable, Encodable {
             notes.append("A sensor's ports are the ones its buckets kept (the busiest of each bucket, aggregation.bucket_ports, and its watched UDP ports): a port \"seen by one network only\" may have reached another sensor below that cap.")
         }
         if nets.contains(where: { $0.kind == .sensor }) && nets.contains(where: { $0.kind == .feed }) {
-            notes.append("A sensor and a feed: the sensor's sources are stored only as HyperLogLog registers of its keyed hash, which the report cannot apply to the feed's addresses without the sensor's key (not in the database); the shared count is therefore an interval: at least the feed's sources the sensor's rows name (watched-port tops, scan episodes), at most the smaller of the feed's count and the sensor's upper estimate. For the same reason a feed source \"seen by no other network\" means: in no other feed and named by no sensor.")
+            notes.append("A sensor and a feed: the sensor's sources are stored only as HyperLogLog registers of its keyed hash, which the report cannot apply to the feed's addresses without the sensor's key (not in the database); the shared count is therefore an interval: at least the feed's sources the sensor's rows name (each bucket's top sources, watched-port tops, scan episodes), at most the smaller of the feed's count and the sensor's upper estimate. For the same reason a feed source \"seen by no other network\" means: in no other feed and named by no sensor.")
         }
         if data.alertCount > data.alerts.count {
             notes.append("\(data.alertCount) alerts in the range; the first \(data.alerts.count) are listed.")

@@ -141,6 +141,13 @@ struct BucketStoreTests {
             """)
         let expected = b.ports.sorted { $0.key < $1.key }.map { "\($0.key.ipProtocol)|\($0.key.port)|\($0.packets)" }
         #expect(ports == expected)
+        // The bucket's busiest sources, in rank order.
+        #expect(!b.topSources.isEmpty)
+        let top = try server.psql("fleet", """
+            SELECT rank, host(source), packets FROM bucket_top_sources
+            WHERE sensor_id = 1 AND bucket_start = to_timestamp(\(b.startNs / 1_000_000_000)) ORDER BY rank
+            """)
+        #expect(top == b.topSources.enumerated().map { "\($0.offset + 1)|\($0.element.address)|\($0.element.packets)" })
     }
 
     /// The registers merge and estimate in SQL as in Swift: `fleet_hll_union` over two
