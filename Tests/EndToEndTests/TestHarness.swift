@@ -19,7 +19,8 @@ final class VethNamespaces {
     /// Namespaces (and the processes left in them) of an earlier test run
     /// that crashed before its cleanup: a daemon orphaned that way kept
     /// running and skewed later benchmarks. Names carry the creating pid, so
-    /// this run's own namespaces are never touched. Done once per process.
+    /// this run's own namespaces, and those of another test process still
+    /// alive, are never touched. Done once per process.
     static let removedStale: Int = {
         guard let ip = Executables.system("ip"), let list = try? Subprocess.run(ip, ["netns", "list"]) else { return 0 }
         let own = String(getpid() % 100_000)
@@ -29,6 +30,9 @@ final class VethNamespaces {
                   name.hasPrefix("dns-") || name.hasPrefix("dnr-") else { continue }
             let digits = String(name.dropFirst(5))  // after "dnX-" and the one-letter tag
             guard !digits.isEmpty, digits.allSatisfy(\.isNumber), digits != own else { continue }
+            // Another test process that is still running (a second `swift test` at the
+            // same time) owns it: only a dead creator's namespaces are stale.
+            if let pid = Int32(digits), kill(pid, 0) == 0 || errno == EPERM { continue }
             if let pids = try? Subprocess.run(ip, ["netns", "pids", name]) {
                 for pid in pids.stdout.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
             }
