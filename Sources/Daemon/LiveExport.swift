@@ -118,7 +118,7 @@ public final class LiveExport: Sendable {
             let clock = ContinuousClock()
             let started = clock.now
             do {
-                if store == nil { store = try await connect() }
+                if store == nil { store = try await BucketStore.connectWriter(settings, sensor: sensor) }
                 let outcome = try await store!.write(sensor: sensor, bucket: entry.bucket, alerts: entry.alerts)
                 spool.remove(sequence)
                 let took = clock.now - started
@@ -173,16 +173,4 @@ public final class LiveExport: Sendable {
         }
     }
 
-    /// A new connection, with the schema checked and the sensor's id known.
-    func connect() async throws(FleetError) -> BucketStore {
-        let store = try await BucketStore.connect(settings)
-        do {
-            try await store.checkSchema()
-            _ = try await store.sensorID(sensor)
-        } catch {
-            await store.close()
-            throw error
-        }
-        return store
-    }
 }

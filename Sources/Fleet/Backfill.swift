@@ -41,17 +41,7 @@ public final class BackfillWriter: Sendable {
     /// Connects and checks that the schema is migrated (it does not migrate: that is `darknetd db migrate`).
     public init(settings: ConnectionSettings, sensor: String) throws(FleetError) {
         self.sensor = sensor
-        let store = try waitFor { () async throws -> BucketStore in
-            let store = try await BucketStore.connect(settings)
-            do {
-                try await store.checkSchema()
-                _ = try await store.sensorID(sensor)
-            } catch {
-                await store.close()
-                throw error
-            }
-            return store
-        }
+        let store = try waitFor { () async throws -> BucketStore in try await BucketStore.connectWriter(settings, sensor: sensor) }
         self.store = store
     }
 

@@ -43,6 +43,21 @@ public actor BucketStore {
         }
     }
 
+    /// Connects as a writer of `sensor`'s buckets: the schema checked (never
+    /// migrated: that is `darknetd db migrate`) and the sensor's id known, the
+    /// connection closed again if either fails.
+    public static func connectWriter(_ settings: ConnectionSettings, sensor: String) async throws(FleetError) -> BucketStore {
+        let store = try await connect(settings)
+        do {
+            try await store.checkSchema()
+            _ = try await store.sensorID(sensor)
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
+    }
+
     /// Connects, runs `body`, and closes the connection whatever `body` does
     /// (PostgresNIO requires every connection closed before it is released).
     @discardableResult
