@@ -1,6 +1,7 @@
 import Aggregation
 import Alerts
 import Foundation
+import Interchange
 import Logging
 import NIOCore
 import PostgresNIO
@@ -448,9 +449,6 @@ extension BucketStore {
 
     /// `YYYY-MM-DD` of a time's UTC day.
     static func utcDay(_ time: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day], from: time)
-        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+        String(RFC3339.format(Int64(time.timeIntervalSince1970.rounded(.down)) * 1_000_000_000).prefix(10))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Interchange
 import Fleet
 
 /// `--db URL` and `--db-password-file FILE`, shared by `db migrate` and `analyze`.
@@ -86,33 +87,24 @@ struct DbPruneCommand: AsyncParsableCommand {
         if database.db == nil { throw ValidationError("give the database with --db postgres://USER@HOST/DATABASE") }
         if (before == nil) == (keepDays == nil) { throw ValidationError("give exactly one of --before YYYY-MM-DD and --keep-days N") }
         if let keepDays, keepDays < 1 { throw ValidationError("--keep-days must be at least 1 (today)") }
-        if let before, Self.day(before) == nil { throw ValidationError("--before \(before): not a date (YYYY-MM-DD)") }
-    }
-
-    static func day(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        guard text.count == 10, let date = formatter.date(from: text) else { return nil }
-        return date
+        if let before, FleetReportCommand.parseUTCDate(before) == nil { throw ValidationError("--before \(before): not a date (YYYY-MM-DD)") }
     }
 
     func run() async throws {
         guard let settings = try database.settings() else { return }
-        let cutoff: Date
-        if let before, let day = Self.day(before) {
-            cutoff = day
+        let cutoff: Int64
+        if let before, let midnight = FleetReportCommand.parseUTCDate(before) {
+            cutoff = midnight
         } else {
-            let today = Self.day(String(ISO8601DateFormatter().string(from: Date()).prefix(10)))!
-            cutoff = today.addingTimeInterval(-Double((keepDays ?? 1) - 1) * 86_400)
+            let today = Int64(Date().timeIntervalSince1970) / 86_400 * 86_400
+            cutoff = today - Int64((keepDays ?? 1) - 1) * 86_400
         }
         do {
             let dropped = try await BucketStore.withStore(settings) { store in
                 try await store.checkSchema()
-                return try await store.dropPartitions(before: cutoff)
+                return try await store.dropPartitions(before: Date(timeIntervalSince1970: Double(cutoff)))
             }
-            let day = String(ISO8601DateFormatter().string(from: cutoff).prefix(10))
+            let day = String(RFC3339.format(cutoff * 1_000_000_000).prefix(10))
             let days = Set(dropped.compactMap { $0.split(separator: "_").last.map(String.init) })
             print("db prune: dropped \(dropped.count) partitions (\(days.count) days) before \(day) in \(settings.redactedURL)")
         } catch let error as FleetError {

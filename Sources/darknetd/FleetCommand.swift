@@ -56,6 +56,11 @@ struct FleetReportCommand: AsyncParsableCommand {
         if let ns = RFC3339.parse(text) {
             return ns % 1_000_000_000 == 0 ? ns / 1_000_000_000 : nil
         }
+        return parseUTCDate(text)
+    }
+
+    /// A UTC date (`2024-01-31`), as the seconds since the epoch of its midnight.
+    static func parseUTCDate(_ text: String) -> Int64? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard text.count == 10, parts.count == 3, let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]),
               parts[0].count == 4, (1...12).contains(m), d >= 1, d <= CivilCalendar.daysIn(month: m, year: y) else { return nil }
