@@ -26,6 +26,10 @@
 //    to start from (`Benchmarks/soak.sh --state`).
 //
 // Each stage runs RUNS times (default 3); the median is printed as packets/s.
+//
+// With STAGES_ONLY=aggregate in the environment only the read into memory and
+// the sketch-mode aggregation run (RUNS times), so a profiler (`perf stat`,
+// `perf record`) sees the aggregation alone.
 import Aggregation
 import Capture
 import Daemon
@@ -69,7 +73,8 @@ func open() -> PacketSource {
 
 var packets = 0
 var readTimes: [Double] = []
-for _ in 0..<runs {
+let aggregateOnly = ProcessInfo.processInfo.environment["STAGES_ONLY"] == "aggregate"
+for _ in 0..<(aggregateOnly ? 0 : runs) {
     var counters = PacketCounters()
     readTimes.append(seconds { _ = Pipeline().run(source: open(), consumer: &counters) })
     packets = Int(counters.total)
@@ -100,6 +105,17 @@ func aggregate(_ aggregator: inout Aggregator) -> Double {
             }
         }
     }
+}
+if aggregateOnly {
+    for _ in 0..<runs {
+        var aggregator = Aggregator(config: daemonConfig)
+        aggregateTimes.append(aggregate(&aggregator))
+        aggregator.finish()
+    }
+    print("packets\t\(records.count)")
+    let time = median(aggregateTimes)
+    print("aggregate\t\(String(format: "%.3f", time)) s\t\(String(format: "%.0f", time / Double(records.count) * 1e9)) ns/packet")
+    exit(0)
 }
 for _ in 0..<runs {
     // Sketch mode (the default) and --exact alternate, so drift hits both alike.
