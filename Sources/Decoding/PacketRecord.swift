@@ -11,23 +11,25 @@ public struct IPAddress: Hashable, Sendable, BitwiseCopyable, Comparable, Custom
         isIPv4 ? IPAddress(ipv4: ipv4 & 0xFFFF_FF00) : IPAddress(high: high & 0xFFFF_FFFF_FFFF_0000, low: 0)
     }
 
+    @inlinable
     public init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
     }
 
     /// IPv4 from its 32-bit value in host order (`0x0A000001` is 10.0.0.1).
+    @inlinable
     public init(ipv4: UInt32) {
         self.high = 0
         self.low = 0x0000_FFFF_0000_0000 | UInt64(ipv4)
     }
 
-    public static let zero = IPAddress(high: 0, low: 0)
+    @inlinable public static var zero: IPAddress { IPAddress(high: 0, low: 0) }
 
-    public var isIPv4: Bool { high == 0 && (low >> 32) == 0xFFFF }
+    @inlinable public var isIPv4: Bool { high == 0 && (low >> 32) == 0xFFFF }
 
     /// The IPv4 value in host order; meaningful only when `isIPv4`.
-    public var ipv4: UInt32 { UInt32(truncatingIfNeeded: low) }
+    @inlinable public var ipv4: UInt32 { UInt32(truncatingIfNeeded: low) }
 
     public static func < (a: IPAddress, b: IPAddress) -> Bool {
         a.high != b.high ? a.high < b.high : a.low < b.low
@@ -253,28 +255,28 @@ public enum ProbeKind: UInt8, Sendable, BitwiseCopyable, CaseIterable {
 /// Bit flags of a record.
 public struct RecordFlags: OptionSet, Sendable, BitwiseCopyable {
     public var rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     /// Part of a fragmented IP datagram (IPv4 MF/offset, or an IPv6 fragment header).
-    public static let fragment = RecordFlags(rawValue: 1 << 0)
+    @inlinable public static var fragment: RecordFlags { RecordFlags(rawValue: 1 << 0) }
     /// A fragment other than the first: it carries no L4 header, so no ports.
-    public static let nonFirstFragment = RecordFlags(rawValue: 1 << 1)
+    @inlinable public static var nonFirstFragment: RecordFlags { RecordFlags(rawValue: 1 << 1) }
     /// `sourcePort`/`destinationPort` are valid (TCP or UDP header decoded).
-    public static let hasPorts = RecordFlags(rawValue: 1 << 2)
+    @inlinable public static var hasPorts: RecordFlags { RecordFlags(rawValue: 1 << 2) }
     /// An ICMP/ICMPv6 error quoting an inner IP header: `inner*` fields are valid.
-    public static let hasInner = RecordFlags(rawValue: 1 << 3)
+    @inlinable public static var hasInner: RecordFlags { RecordFlags(rawValue: 1 << 3) }
     /// The inner quoted header carried ports (`innerSourcePort`, `innerDestinationPort`).
-    public static let innerHasPorts = RecordFlags(rawValue: 1 << 4)
+    @inlinable public static var innerHasPorts: RecordFlags { RecordFlags(rawValue: 1 << 4) }
     /// DNS query of type ANY (255).
-    public static let dnsAny = RecordFlags(rawValue: 1 << 5)
+    @inlinable public static var dnsAny: RecordFlags { RecordFlags(rawValue: 1 << 5) }
     /// DNS query with an EDNS0 OPT record advertising a UDP buffer > 4095 bytes.
-    public static let dnsLargeEDNS = RecordFlags(rawValue: 1 << 6)
+    @inlinable public static var dnsLargeEDNS: RecordFlags { RecordFlags(rawValue: 1 << 6) }
     /// The record came through at least one 802.1Q/802.1ad VLAN tag.
-    public static let vlanTagged = RecordFlags(rawValue: 1 << 7)
+    @inlinable public static var vlanTagged: RecordFlags { RecordFlags(rawValue: 1 << 7) }
     /// ICMP/ICMPv6 header decoded: `icmpType`/`icmpCode` are valid.
-    public static let hasICMP = RecordFlags(rawValue: 1 << 8)
+    @inlinable public static var hasICMP: RecordFlags { RecordFlags(rawValue: 1 << 8) }
     /// TCP header decoded: `tcpFlags`, `tcpSequence`, `tcpWindow` are valid.
-    public static let hasTCP = RecordFlags(rawValue: 1 << 9)
+    @inlinable public static var hasTCP: RecordFlags { RecordFlags(rawValue: 1 << 9) }
 }
 
 /// IP protocol numbers the sensor names.
