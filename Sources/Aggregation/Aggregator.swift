@@ -258,7 +258,8 @@ public struct Aggregator: Sendable {
         self.bucketPairs = DistinctPairs(slots: config.bucketPairSlots)
         self.topSources = SpaceSaving(capacity: config.topSourceCapacity, hasher: config.hashSeed)
         self.sourceDetails = BoundedTable(capacity: config.sourceDetailCapacity, hasher: config.hashSeed)
-        self.scans = ScanDetector(config: config.scan, darknetSize: config.darknetSize, hasher: config.hashSeed)
+        self.scans = ScanDetector(config: config.scan, darknetSize: config.darknetSize, hasher: config.hashSeed,
+                                  exactDestinations: config.exact)
         self.backscatter = BackscatterDetector(config: config.backscatter, darknetSize: config.darknetSize, hasher: config.hashSeed)
         self.windows = config.windowBuckets.map { RollingWindow(buckets: $0) }
         self.bucketWatched = SpaceSaving(capacity: 512, hasher: config.hashSeed)
@@ -531,7 +532,7 @@ public struct Aggregator: Sendable {
                 .map { sourceDetails[slot: $0].hasRecentRow(SourceDetail.rowTag(k.row)) } ?? false
             if !known { pairs.prefetch(portSourceKey(k.sourceHash, k.row)) }
         }
-        guard k.trafficClass == .scan || k.trafficClass == .reflectionRecon else { return }
+        guard config.exact, k.trafficClass == .scan || k.trafficClass == .reflectionRecon else { return }
         scans.prefetchPair(r, port: PortTable.key(ofRow: k.row).port, destinationHash: k.destinationHash, pairs: pairs, hasher: hasher)
     }
 

@@ -95,6 +95,11 @@ public struct HyperLogLog: Sendable, Equatable {
     /// histogram: `histogram[k]` registers hold value k, for k in 0...q+1,
     /// where q+1 means "q+1 or more" (a capped rank).
     public static func ertlEstimate(histogram: [Int], registerCount: Int, q: Int) -> Double {
+        ertlEstimate(histogram: histogram.span, registerCount: registerCount, q: q)
+    }
+
+    /// `ertlEstimate` over a histogram held anywhere (e.g. on the stack).
+    public static func ertlEstimate(histogram: Span<Int>, registerCount: Int, q: Int) -> Double {
         let m = Double(registerCount)
         var z = m * HyperLogLog.tau(Double(registerCount - histogram[q + 1]) / m)
         for k in stride(from: q, through: 1, by: -1) {

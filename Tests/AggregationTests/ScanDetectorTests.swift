@@ -6,7 +6,9 @@ import Synth
 
 /// Scan episodes after Durumeric et al. 2014: ≥ 100 distinct darknet
 /// addresses on one protocol/port, closed after 480 s of silence, estimated
-/// Internet-wide rate ≥ 10 packets/s.
+/// Internet-wide rate ≥ 10 packets/s. The thresholds are checked to the
+/// packet in `--exact` mode, where destinations are counted exactly; the
+/// default mode's estimate is checked against them at the end.
 @Suite struct ScanDetectorTests {
     /// `count` SYNs from `source` to darknet addresses `first..<first+count` on `port`, one a second from `start`.
     static func sweep(from source: UInt32 = Net.scanner, port: UInt16 = 23, count: Int, first: Int = 0,
@@ -17,8 +19,11 @@ import Synth
         }
     }
 
+    /// The records through an aggregator in `--exact` mode (`config.exact` is set).
     static func run(_ records: [PacketRecord], config: AggregationConfig = AggregationConfig()) -> Aggregator {
-        var a = Aggregator(config: config)
+        var exact = config
+        exact.exact = true
+        var a = Aggregator(config: exact)
         a.add(records)
         a.finish()
         return a
@@ -175,7 +180,10 @@ import Synth
     /// A candidate evicted from a full table that comes back must count its
     /// destinations afresh, not find them already "seen" from before.
     @Test func returningCandidateAfterEvictionCountsDestinations() throws {
-        let config = config { $0.scan.capacity = 32 }  // the smallest table: 32 slots, all in one eviction window
+        let config = config {
+            $0.scan.capacity = 32  // the smallest table: 32 slots, all in one eviction window
+            $0.exact = true
+        }
         var a = Aggregator(config: config)
         // The scanner reaches addresses 0..<50.
         a.add(ScanDetectorTests.sweep(count: 50))
@@ -233,5 +241,65 @@ import Synth
         }
         let e = try #require(ScanDetectorTests.run(records).scans.report().first)
         #expect(e.fingerprint == .zmap)
+    }
+
+    // MARK: the default (sketch) mode
+
+    /// The same records in the default mode, where each episode counts its
+    /// destinations in a `DestinationSketch` (docs/sketches.md).
+    static func runSketch(_ records: [PacketRecord]) -> Aggregator {
+        var a = Aggregator(config: AggregationConfig())
+        a.add(records)
+        a.finish()
+        return a
+    }
+
+    /// Sweeps well past the threshold are episodes in the default mode too,
+    /// with the same packets, times and fingerprint as in `--exact` mode and
+    /// destinations within 4 standard errors of the truth; sweeps well short
+    /// of it are none. 30 scanners each, so one lucky hash cannot pass it.
+    @Test(arguments: [150, 300, 1_000, 5_000])
+    func sweepsPastTheThresholdAreEpisodesWithEstimatedDestinations(count: Int) throws {
+        var records: [PacketRecord] = []
+        for k in 0..<30 {
+            records += Self.sweep(from: 0x0A00_0000 + UInt32(k) * 256, count: count, first: k * 7,
+                                  spacing: nsPerSecond / 100)
+        }
+        records.sort { $0.timestampNs < $1.timestampNs }
+        let sketch = Self.runSketch(records).scans.report()
+        let exact = Self.run(records).scans.report()
+        try #require(exact.count == 30)
+        try #require(sketch.count == 30)
+        let bound = 4 * ScanDetector.destinationRelativeStandardError * Double(count)
+        for (e, s) in zip(exact, sketch) {
+            #expect(e.source == s.source && e.port == s.port && e.startNs == s.startNs && e.endNs == s.endNs)
+            #expect(e.packets == s.packets && e.fingerprint == s.fingerprint)
+            #expect(e.destinations == UInt32(count))
+            #expect(abs(Double(s.destinations) - Double(count)) <= bound, "\(s.source): \(s.destinations) of \(count)")
+        }
+    }
+
+    @Test func sweepsWellShortOfTheThresholdAreNoEpisodeInTheDefaultMode() {
+        var records: [PacketRecord] = []
+        for k in 0..<30 {
+            records += Self.sweep(from: 0x0A00_0000 + UInt32(k) * 256, count: 50, first: k * 7, spacing: nsPerSecond / 100)
+        }
+        records.sort { $0.timestampNs < $1.timestampNs }
+        #expect(Self.runSketch(records).scans.report().isEmpty)
+    }
+
+    /// Repeating destinations does not raise the estimate: 60 addresses swept
+    /// ten times over is still no episode.
+    @Test func repeatedDestinationsDoNotRaiseTheEstimate() {
+        var records: [PacketRecord] = []
+        for round in 0..<10 {
+            records += Self.sweep(count: 60, start: t0 + Int64(round) * 60 * nsPerSecond)
+        }
+        let a = Self.runSketch(records)
+        #expect(a.scans.report().isEmpty)
+        let key = AddressPort(address: IPAddress(ipv4: Net.scanner), ipProtocol: IPProtocolNumber.tcp, port: 23)
+        let state = a.scans.table[key]
+        #expect(state?.packets == 600)
+        #expect(state.map { abs(Double($0.destinationCount) - 60) <= 4 * 0.072 * 60 } == true)
     }
 }
