@@ -512,8 +512,8 @@ public struct SeriesSection: Codable, Sendable, Equatable {
 
 /// How exact each estimated figure is.
 public struct EstimatesSection: Codable, Sendable, Equatable {
-    /// Distinct-pair table behind ports[].sources/destinations, top_sources[].ports/destinations and scan destinations:
-    /// exact while evictions == 0; otherwise each such count may overcount by at most `evictions`.
+    /// Distinct-pair table behind ports[].sources, top_sources[].ports (and, in `exact` mode, every
+    /// destination count): exact while evictions == 0; otherwise each such count may overcount by at most `evictions`.
     public var distinctPairs: Table
     /// Space-Saving behind top_sources[].packets: every error ≤ max_error = packets / capacity.
     public var topSources: TopSources
@@ -530,6 +530,9 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
     public var sourceDestinations: Sketch
     /// ports[].destinations: the pair table in `exact` mode; else a 128-register sketch per port row.
     public var portDestinations: Sketch
+    /// scans.episodes[].destinations, and so which candidates reach the threshold: the pair table in
+    /// `exact` mode; else a 128-register sketch in each candidate's state (at most 10.4 %, docs/sketches.md).
+    public var scanDestinations: Sketch
     /// Aggregation shards (threads) the figures were merged from.
     public var shards: Int
 
@@ -573,6 +576,8 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
         sourceDestinations = Sketch(exact: a.config.exact,
                                     relativeStandardError: a.config.exact ? 0 : DestinationSketch.relativeStandardError)
         portDestinations = sourceDestinations
+        scanDestinations = Sketch(exact: a.config.exact,
+                                  relativeStandardError: a.config.exact ? 0 : ScanDetector.destinationRelativeStandardError)
         shards = a.shards
     }
 
@@ -586,6 +591,7 @@ public struct EstimatesSection: Codable, Sendable, Equatable {
         case mode
         case sourceDestinations = "source_destinations"
         case portDestinations = "port_destinations"
+        case scanDestinations = "scan_destinations"
         case shards
     }
 }

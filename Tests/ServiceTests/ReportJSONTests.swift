@@ -38,6 +38,28 @@ import Testing
         #expect(empty == "[]")
     }
 
+    /// `estimates` says how each distinct count was made: by default the
+    /// destinations of sources, ports and scan episodes are sketches with
+    /// their stated error; with `--exact` all three are exact.
+    @Test(arguments: [false, true])
+    func estimatesNameEachDestinationCount(exact: Bool) throws {
+        var config = AggregationConfig()
+        config.exact = exact
+        let estimates = EstimatesSection(Aggregator(config: config))
+        let json = try #require(JSONSerialization.jsonObject(with: Data(StreamingJSON.encode(estimates).utf8)) as? [String: Any])
+        #expect(json["mode"] as? String == (exact ? "exact" : "sketch"))
+        let expected: [(String, Double)] = [("source_destinations", DestinationSketch.relativeStandardError),
+                                            ("port_destinations", DestinationSketch.relativeStandardError),
+                                            ("scan_destinations", ScanDetector.destinationRelativeStandardError)]
+        for (key, error) in expected {
+            let entry = try #require(json[key] as? [String: Any], "\(key)")
+            #expect(entry["exact"] as? Bool == exact, "\(key)")
+            // JSON text round-trips a double to within its last digit.
+            let written = try #require(entry["relative_standard_error"] as? Double, "\(key)")
+            #expect(abs(written - (exact ? 0 : error)) < 1e-12, "\(key): \(written)")
+        }
+    }
+
     /// Forces the generic (JSONEncoder) path for comparison.
     struct AnyRow: Encodable {
         let row: any Encodable
