@@ -162,7 +162,7 @@ public struct ScanDetector: Sendable {
             } else {
                 switch state.destinationSketch.insertReportingChange(hash: destinationHash) {
                 case .none:
-                    return false
+                    break
                 case .filled:
                     state.occupiedRegisters &+= 1
                     let occupied = Int(state.occupiedRegisters)

@@ -302,4 +302,28 @@ import Synth
         #expect(state?.packets == 600)
         #expect(state.map { abs(Double($0.destinationCount) - 60) <= 4 * 0.072 * 60 } == true)
     }
+
+    /// A candidate past the destination threshold but below the rate is
+    /// checked again on every packet, also one to an address it has already
+    /// counted (no register changes then): here repeats raise the rate past
+    /// 10 packets/s, and the episode is counted while it goes on, in both modes.
+    @Test(arguments: [false, true])
+    func repeatsThatRaiseTheRateQualifyTheEpisode(exact: Bool) {
+        var config = AggregationConfig()
+        config.darknetSize = 1 << 28  // Internet-wide rate = observed × 16
+        config.exact = exact
+        // 150 addresses 2 s apart: 0.5 packets/s observed, 8 Internet-wide: too slow.
+        var records = Self.sweep(count: 150, spacing: 2 * nsPerSecond)
+        let slowEnd = t0 + 149 * 2 * nsPerSecond
+        var a = Aggregator(config: config)
+        a.add(records)
+        #expect(a.scans.episodeCount == 0)
+        // 200 repeats of addresses already seen, 10 ms apart: 350 packets in
+        // 300 s, 1.17 packets/s observed, 18.7 Internet-wide.
+        records = (0..<200).map { i in
+            tcpPacket(from: Net.scanner, to: Net.darknet(i % 150), port: 23, at: slowEnd + Int64(i + 1) * 10_000_000)
+        }
+        a.add(records)
+        #expect(a.scans.episodeCount == 1)
+    }
 }
