@@ -46,14 +46,21 @@ public struct ScanDetector: Sendable {
         init() {}
         var evictionWeight: UInt64 { UInt64(destinations) << 32 | min(packets, 0xFFFF_FFFF) }
 
-        /// Distinct destinations. Exact mode: the pair table's count. Sketch
-        /// mode: `destinations` follows linear counting over the occupied
-        /// registers while it is the better estimator (at most
-        /// `DestinationSketch.linearCountingRegisters` occupied); past that the
-        /// sketch's own estimate.
-        var destinationCount: UInt32 {
-            guard Int(occupiedRegisters) > DestinationSketch.linearCountingRegisters else { return destinations }
+        /// Sketch mode: the distinct destinations the sketch gives now, by
+        /// linear counting over the occupied registers while that is the
+        /// better estimator (at most `DestinationSketch.linearCountingRegisters`
+        /// occupied), else by the sketch's own estimator.
+        var sketchedDestinations: UInt32 {
+            let occupied = Int(occupiedRegisters)
+            if occupied <= DestinationSketch.linearCountingRegisters { return DestinationSketch.linearCounts[occupied] }
             return UInt32(min(Double(UInt32.max), destinationSketch.estimate.rounded()))
+        }
+
+        /// Distinct destinations. Exact mode: the pair table's count. Sketch
+        /// mode: `destinations` (kept up to date while linear counting applies),
+        /// past that `sketchedDestinations`.
+        var destinationCount: UInt32 {
+            Int(occupiedRegisters) > DestinationSketch.linearCountingRegisters ? sketchedDestinations : destinations
         }
     }
 
@@ -160,24 +167,14 @@ public struct ScanDetector: Sendable {
             if exact {
                 if pairs.insert(hasher.hash(state.episodeHash, destinationHash)) { state.destinations &+= 1 }
             } else {
-                switch state.destinationSketch.insertReportingChange(hash: destinationHash) {
-                case .none:
-                    break
-                case .filled:
-                    state.occupiedRegisters &+= 1
-                    let occupied = Int(state.occupiedRegisters)
-                    if occupied <= DestinationSketch.linearCountingRegisters {
-                        state.destinations = DestinationSketch.linearCounts[occupied]
-                    } else if !state.announced {
-                        state.destinations = state.destinationCount
-                    }
-                case .raised:
-                    // Linear counting only sees occupied registers; past its range
-                    // an unannounced episode follows the sketch's estimate (one
-                    // estimate per register change, which grows rarer as it grows).
-                    if Int(state.occupiedRegisters) > DestinationSketch.linearCountingRegisters && !state.announced {
-                        state.destinations = state.destinationCount
-                    }
+                let change = state.destinationSketch.insertReportingChange(hash: destinationHash)
+                if change == .filled { state.occupiedRegisters &+= 1 }
+                // In linear counting's range the count is a table lookup; past it
+                // only an unannounced episode needs the sketch's estimate (once
+                // per register change, which grows rarer as the count grows).
+                let linear = Int(state.occupiedRegisters) <= DestinationSketch.linearCountingRegisters
+                if change != .none && (linear || !state.announced) {
+                    state.destinations = state.sketchedDestinations
                 }
             }
             return !state.announced && state.destinations >= minDestinations32
