@@ -11,6 +11,19 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "File holding the database password (default: the systemd credential db-password in $CREDENTIALS_DIRECTORY, if any).")
     var dbPasswordFile: String?
 
+    static let missing = ValidationError("give the database with --db postgres://USER@HOST/DATABASE")
+
+    /// For commands that cannot run without a database (`validate`).
+    func requireDatabase() throws {
+        if db == nil { throw Self.missing }
+    }
+
+    /// `settings()` for commands that cannot run without a database.
+    func requiredSettings() throws -> ConnectionSettings {
+        guard let settings = try settings() else { throw Self.missing }
+        return settings
+    }
+
     /// The parsed URL with its password, or nil without --db.
     func settings() throws -> ConnectionSettings? {
         guard let db else {
@@ -44,11 +57,11 @@ struct DbMigrateCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
-        if database.db == nil { throw ValidationError("give the database with --db postgres://USER@HOST/DATABASE") }
+        try database.requireDatabase()
     }
 
     func run() async throws {
-        guard let settings = try database.settings() else { return }
+        let settings = try database.requiredSettings()
         do {
             let store = try await BucketStore.connect(settings)
             do {
@@ -84,14 +97,14 @@ struct DbPruneCommand: AsyncParsableCommand {
     var keepDays: Int?
 
     func validate() throws {
-        if database.db == nil { throw ValidationError("give the database with --db postgres://USER@HOST/DATABASE") }
+        try database.requireDatabase()
         if (before == nil) == (keepDays == nil) { throw ValidationError("give exactly one of --before YYYY-MM-DD and --keep-days N") }
         if let keepDays, keepDays < 1 { throw ValidationError("--keep-days must be at least 1 (today)") }
         if let before, FleetReportCommand.parseUTCDate(before) == nil { throw ValidationError("--before \(before): not a date (YYYY-MM-DD)") }
     }
 
     func run() async throws {
-        guard let settings = try database.settings() else { return }
+        let settings = try database.requiredSettings()
         let cutoff: Int64
         if let before, let midnight = FleetReportCommand.parseUTCDate(before) {
             cutoff = midnight
@@ -104,7 +117,7 @@ struct DbPruneCommand: AsyncParsableCommand {
                 try await store.checkSchema()
                 return try await store.dropPartitions(before: Date(timeIntervalSince1970: Double(cutoff)))
             }
-            let day = String(RFC3339.format(cutoff * 1_000_000_000).prefix(10))
+            let day = RFC3339.formatDate(seconds: cutoff)
             let days = Set(dropped.compactMap { $0.split(separator: "_").last.map(String.init) })
             print("db prune: dropped \(dropped.count) partitions (\(days.count) days) before \(day) in \(settings.redactedURL)")
         } catch let error as FleetError {

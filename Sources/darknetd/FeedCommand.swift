@@ -36,7 +36,7 @@ struct FeedImportCommand: AsyncParsableCommand {
     var files: [String] = []
 
     func validate() throws {
-        if database.db == nil { throw ValidationError("give the database with --db postgres://USER@HOST/DATABASE") }
+        try database.requireDatabase()
         if name.isEmpty || name.count > 200 { throw ValidationError("--name: 1 to 200 characters") }
         if format != nil && mapping != nil { throw ValidationError("give --format or --mapping, not both") }
         if files.isEmpty { throw ValidationError("give at least one feed file") }
@@ -46,7 +46,7 @@ struct FeedImportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let settings = try database.settings() else { return }
+        let settings = try database.requiredSettings()
         let reading: FeedImportFormat
         if let mapping {
             do {

@@ -87,7 +87,7 @@ struct FleetReportCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        if database.db == nil { throw ValidationError("give the database with --db postgres://USER@HOST/DATABASE") }
+        try database.requireDatabase()
         if maxLag < 0 || maxLag > 1000 { throw ValidationError("--max-lag: 0 to 1000") }
         if minOverlap < 0 { throw ValidationError("--min-overlap must not be negative") }
         if top < 1 || top > 1000 { throw ValidationError("--top: 1 to 1000") }
@@ -100,7 +100,7 @@ struct FleetReportCommand: AsyncParsableCommand {
         } catch {
             throw fail(error.description)
         }
-        guard let settings = try database.settings() else { return }
+        let settings = try database.requiredSettings()
         var options = FleetReport.Options()
         options.maxLag = maxLag
         options.minOverlapBuckets = minOverlap
