@@ -435,7 +435,7 @@ extension BucketStore {
     /// tables' owner may drop them.
     public func dropPartitions(before day: Date) async throws(FleetError) -> [String] {
         let logger = self.logger
-        let text = Self.utcDay(day)
+        let text = RFC3339.formatDate(seconds: Int64(day.timeIntervalSince1970.rounded(.down)))
         return try await mapped {
             try await connection.checkedTransaction(logger: logger) { connection in
                 var dropped: [String] = []
@@ -445,10 +445,5 @@ extension BucketStore {
                 return dropped
             }
         }
-    }
-
-    /// `YYYY-MM-DD` of a time's UTC day.
-    static func utcDay(_ time: Date) -> String {
-        String(RFC3339.format(Int64(time.timeIntervalSince1970.rounded(.down)) * 1_000_000_000).prefix(10))
     }
 }

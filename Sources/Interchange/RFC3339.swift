@@ -20,8 +20,7 @@ public enum RFC3339 {
             secondOfDay += 86_400
             days -= 1
         }
-        let (year, month, day) = CivilCalendar.date(fromDays: days)
-        var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T"
+        var text = date(days: days) + "T"
         text += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
         if fraction != 0 {
             var divisor: Int64 = 1
@@ -29,6 +28,16 @@ public enum RFC3339 {
             text += "." + pad(fraction / divisor, fractionDigits)
         }
         return text + "Z"
+    }
+
+    /// `2013-03-18`: the UTC date of a time given in whole seconds since the epoch.
+    public static func formatDate(seconds: Int64) -> String {
+        date(days: seconds / 86_400 - (seconds % 86_400 < 0 ? 1 : 0))
+    }
+
+    static func date(days: Int64) -> String {
+        let (year, month, day) = CivilCalendar.date(fromDays: days)
+        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
     }
 
     /// Parses RFC 3339 strictly: `T` (or `t`) between date and time, seconds

@@ -14,6 +14,18 @@ private let spamhausWeekNs: Int64 = 1_363_564_800 * 1_000_000_000
         #expect(RFC3339.format(-8_520_336_000 * 1_000_000_000) == "1700-01-01T00:00:00Z")
     }
 
+    /// The date alone is the date part of the full text, also before 1970.
+    @Test func formatsTheUTCDate() {
+        #expect(RFC3339.formatDate(seconds: 0) == "1970-01-01")
+        #expect(RFC3339.formatDate(seconds: 1_363_564_800 + 86_399) == "2013-03-18")
+        #expect(RFC3339.formatDate(seconds: -1) == "1969-12-31")
+        #expect(RFC3339.formatDate(seconds: -86_400) == "1969-12-31")
+        #expect(RFC3339.formatDate(seconds: -86_401) == "1969-12-30")
+        for seconds in stride(from: Int64(-9_000_000_000), to: 9_000_000_000, by: 7_777_777) {
+            #expect(RFC3339.formatDate(seconds: seconds) == String(RFC3339.format(seconds * 1_000_000_000).prefix(10)))
+        }
+    }
+
     @Test func fractionDigitsTruncate() {
         #expect(RFC3339.format(-1) == "1969-12-31T23:59:59.999999999Z")
         #expect(RFC3339.format(-1, fractionDigits: 6) == "1969-12-31T23:59:59.999999Z")
