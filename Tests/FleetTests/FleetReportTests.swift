@@ -60,6 +60,18 @@ struct FleetReportTests {
             """)
     }
 
+    /// Expects a report pair's Pearson and Spearman to equal the textbook's on
+    /// its two columns to 1e-9, over 29 buckets; returns its correlation object.
+    static func expectTextbookCorrelation(_ pair: [String: Any], _ x: [Double], _ y: [Double], _ label: String) throws -> [String: Any] {
+        let c = try #require(pair["correlation"] as? [String: Any])
+        let pearson = try #require(c["pearson"] as? Double)
+        let spearman = try #require(c["spearman"] as? Double)
+        #expect(abs(pearson - textbookPearson(x, y)) < 1e-9, "\(label)")
+        #expect(abs(spearman - textbookSpearman(x, y)) < 1e-9, "\(label)")
+        #expect(c["buckets"] as? Int == 29, "\(label)")
+        return c
+    }
+
     /// Textbook Pearson (one-pass raw sums) and Spearman (brute-force average ranks),
     /// independent of the Correlation module, as in Tests/CorrelationTests/Textbook.swift.
     static func textbookPearson(_ x: [Double], _ y: [Double]) -> Double {
