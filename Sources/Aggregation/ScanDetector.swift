@@ -58,9 +58,11 @@ public struct ScanDetector: Sendable {
 
         /// Distinct destinations. Exact mode: the pair table's count. Sketch
         /// mode: `destinations` (kept up to date while linear counting applies),
-        /// past that `sketchedDestinations`.
+        /// past that `sketchedDestinations`; never more than the packets, which
+        /// bound the true count (an estimate can overshoot them).
         var destinationCount: UInt32 {
-            Int(occupiedRegisters) > DestinationSketch.linearCountingRegisters ? sketchedDestinations : destinations
+            let count = Int(occupiedRegisters) > DestinationSketch.linearCountingRegisters ? sketchedDestinations : destinations
+            return UInt32(min(UInt64(count), packets))
         }
     }
 
@@ -177,7 +179,8 @@ public struct ScanDetector: Sendable {
                     state.destinations = state.sketchedDestinations
                 }
             }
-            return !state.announced && state.destinations >= minDestinations32
+            // An estimate above the packets is capped by them, as in `destinationCount`.
+            return !state.announced && min(UInt64(state.destinations), state.packets) >= minDestinations
         }
         if reachedThreshold {
             let state = table[slot: slot]

@@ -275,8 +275,24 @@ import Synth
             #expect(e.source == s.source && e.port == s.port && e.startNs == s.startNs && e.endNs == s.endNs)
             #expect(e.packets == s.packets && e.fingerprint == s.fingerprint)
             #expect(e.destinations == UInt32(count))
+            #expect(UInt64(s.destinations) <= s.packets)
             #expect(abs(Double(s.destinations) - Double(count)) <= bound, "\(s.source): \(s.destinations) of \(count)")
         }
+    }
+
+    /// An estimate can overshoot, but never past the packets, which bound the
+    /// true count: 30 scanners each sending 95 packets to 95 addresses are no
+    /// episode, however their sketches estimate, and no count exceeds its packets.
+    @Test func theEstimateNeverExceedsThePackets() {
+        var records: [PacketRecord] = []
+        for k in 0..<30 {
+            records += Self.sweep(from: 0x0A00_0000 + UInt32(k) * 256, count: 95, first: k * 7, spacing: nsPerSecond / 100)
+        }
+        records.sort { $0.timestampNs < $1.timestampNs }
+        let a = Self.runSketch(records)
+        #expect(a.scans.report().isEmpty)
+        #expect(a.scans.episodeCount == 0)
+        a.scans.table.forEach { _, state in #expect(UInt64(state.destinationCount) <= state.packets) }
     }
 
     @Test func sweepsWellShortOfTheThresholdAreNoEpisodeInTheDefaultMode() {

@@ -101,6 +101,7 @@ import Synth
             #expect(Double(s.destinations) < nearThreshold, "\(s.source) port \(s.port): \(s.destinations) estimated, no episode in exact mode")
         }
         #expect(matched >= exactScans.count * 9 / 10)
+        #expect(sketchScans.allSatisfy { UInt64($0.destinations) <= $0.packets })
         print("SketchModeTests: scan episodes exact \(exactScans.count), sketch \(sketchScans.count), in both \(matched)")
         #expect(sketch.backscatter.report() == exact.backscatter.report())
 
